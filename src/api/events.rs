@@ -1,0 +1,65 @@
+//! `/events`: the event log, read and appended to.
+
+use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use serde_json::Value;
+
+use super::json::{Fields, JsonObject};
+use super::params::QueryMap;
+use super::ApiError;
+use crate::state::AppState;
+use crate::store::{Event, EventFilter, NewEvent};
+
+/// Longest event type accepted, in characters.
+const MAX_TYPE_CHARS: usize = 64;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/events", get(list).post(create))
+}
+
+/// Lists events. Clicks queued before this request are written first, so a client that
+/// followed a link and then reads the log sees its click.
+async fn list(
+    State(state): State<AppState>,
+    query: QueryMap,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    let filter = EventFilter {
+        url_id: query.id("url_id")?,
+        user_id: query.id("user_id")?,
+        event_type: query.text("event_type")?,
+    };
+    let page = query.page()?;
+    state.clicks.flush().await;
+    Ok(Json(state.store.list_events(&filter, page).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Event>), ApiError> {
+    let mut fields = Fields::new(&body);
+    let url_id = fields.required_integer("url_id");
+    let user_id = fields.required_integer("user_id");
+    let event_type = fields.required_string("event_type");
+    if event_type
+        .as_ref()
+        .is_some_and(|kind| kind.chars().count() > MAX_TYPE_CHARS)
+    {
+        fields.problem("event_type", "must be at most 64 characters");
+    }
+    let details = fields.optional_object("details").unwrap_or_default();
+    fields.finish()?;
+    let (Some(url_id), Some(user_id), Some(event_type)) = (url_id, user_id, event_type) else {
+        return Err(ApiError::bad_request(
+            "url_id, user_id and event_type are required",
+        ));
+    };
+
+    let new = NewEvent {
+        url_id,
+        user_id,
+        event_type,
+        details: Value::Object(details),
+    };
+    let event = state.store.create_event(&new).await?;
+    Ok((StatusCode::CREATED, Json(event)))
+}

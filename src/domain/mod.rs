@@ -1,0 +1,25 @@
+//! Validated values. Each type's constructor is the only way in, so code past the HTTP and CSV
+//! edges never sees an unchecked string.
+
+mod email;
+mod short_code;
+mod target_url;
+mod time;
+mod username;
+
+pub use email::Email;
+pub use short_code::ShortCode;
+pub use target_url::{Origin, TargetUrl};
+pub use time::{now, parse_csv_timestamp, timestamp_format, Timestamp};
+pub use username::Username;
+
+/// Why a value was refused, in words a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}

@@ -1,0 +1,12 @@
+//! CSV import in the export format of the service hop replaces (see `data/seed/`).
+//!
+//! Parsing checks each row's shape and reports the bad ones with their line numbers; the
+//! store then upserts the good ones by id in one transaction per file, so a file lands whole
+//! or not at all and importing it twice changes nothing. `hop import` and `POST /users/bulk`
+//! share this code.
+
+mod cli;
+mod csv_rows;
+
+pub use cli::{print_summary, run, FileReport, ImportPaths};
+pub use csv_rows::{parse_events, parse_links, parse_users, FileError, Parsed};

@@ -1,0 +1,90 @@
+//! The hot path: `GET /{code}` (and `/urls/{code}/redirect`) answers 302 from the link cache
+//! and hands the click to the recorder's queue. It never waits on a database write, and on a
+//! cache hit it does not touch the database at all.
+
+mod cache;
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use metrics::counter;
+
+pub use cache::{Layer, LinkCache};
+
+use crate::api::ApiError;
+use crate::domain::{now, ShortCode};
+use crate::state::AppState;
+use crate::store::Click;
+
+/// Longest referrer or user agent kept in a click's details, in bytes.
+const MAX_HEADER_KEPT: usize = 512;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{code}", get(follow))
+        // A trailing slash is tolerated: `/{code}/` redirects like `/{code}`.
+        .route("/{code}/", get(follow))
+        .route("/urls/{id}/redirect", get(follow))
+}
+
+async fn follow(
+    State(state): State<AppState>,
+    method: Method,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let span = tracing::Span::current();
+    span.record("short_code", code.as_str());
+    if ShortCode::parse(&code).is_err() {
+        counter!("hop_redirects_not_found_total").increment(1);
+        return Err(ApiError::not_found("short link"));
+    }
+
+    let (target, layer) = state.links.resolve(&code).await?;
+    span.record("cache", layer.as_str());
+    let Some(target) = target else {
+        counter!("hop_redirects_not_found_total").increment(1);
+        return Err(ApiError::not_found("short link"));
+    };
+    let location = HeaderValue::from_str(&target.original_url)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("stored target is not a header value")))?;
+
+    // HEAD answers like GET but is not a visit.
+    if method != Method::HEAD {
+        state.clicks.push(Click {
+            target,
+            at: now(),
+            referrer: header_text(&headers, header::REFERER),
+            user_agent: header_text(&headers, header::USER_AGENT),
+        });
+    }
+    counter!("hop_redirects_total").increment(1);
+
+    let mut response = StatusCode::FOUND.into_response();
+    let out = response.headers_mut();
+    out.insert(header::LOCATION, location);
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=0"),
+    );
+    if state.debug_cache_header {
+        out.insert("x-cache", HeaderValue::from_static(layer.as_str()));
+    }
+    Ok(response)
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let text = headers.get(name)?.to_str().ok()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut end = text.len().min(MAX_HEADER_KEPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_owned())
+}

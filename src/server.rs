@@ -1,0 +1,148 @@
+//! Start-up and shutdown. [`App::build`] wires the parts together from a [`Config`];
+//! [`run`] serves a bound listener until the shutdown future resolves, then drains requests
+//! and writes the queued clicks. Tests bind port 0 and call the same two functions.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+use crate::api;
+use crate::config::Config;
+use crate::domain::Origin;
+use crate::recorder::Recorder;
+use crate::redirect::LinkCache;
+use crate::state::{AppState, Shared};
+use crate::store::{self, Store};
+use crate::telemetry::Metrics;
+
+/// How often the background check updates `hop_db_up`.
+const DB_CHECK_EVERY: Duration = Duration::from_secs(5);
+const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A wired service, ready to serve.
+pub struct App {
+    state: AppState,
+    recorder: Recorder,
+    db_check: JoinHandle<()>,
+    grace: Duration,
+    admin_separate: bool,
+}
+
+impl App {
+    /// Connects the store (running migrations), starts the click recorder and the database
+    /// check, and builds the shared state.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let url = config.database_url.as_ref().map(|url| url.expose());
+        let store: Arc<dyn Store> = Arc::from(
+            store::connect(url, &config.db())
+                .await
+                .context("cannot open the database")?,
+        );
+        tracing::info!(backend = store.backend(), "database ready");
+
+        let metrics = Metrics::install();
+        let recorder = Recorder::spawn(store.clone(), config.click_queue, config.click_batch);
+        let links = LinkCache::new(
+            store.clone(),
+            config.cache_capacity,
+            Duration::from_secs(config.cache_ttl_secs),
+            Duration::from_secs(config.negative_ttl_secs),
+        );
+        let state = AppState::new(Shared {
+            store: store.clone(),
+            links,
+            clicks: recorder.queue(),
+            public_origin: config.public_url.as_ref().and_then(Origin::from_url),
+            debug_cache_header: config.debug_cache_header,
+            metrics,
+            metrics_token: config.metrics_token.clone(),
+        });
+        Ok(Self {
+            state,
+            recorder,
+            db_check: tokio::spawn(check_database(store)),
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+            admin_separate: config.admin_listen.is_some(),
+        })
+    }
+
+    /// The main listener's routes.
+    pub fn router(&self) -> Router {
+        api::router(self.state.clone(), !self.admin_separate)
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, gives in-flight requests up to the
+/// configured grace period, writes every queued click and returns.
+pub async fn run(
+    app: App,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop, stopping) = watch::channel(false);
+    let main = serve(listener, app.router(), stopping.clone());
+    let admin = admin.map(|admin| serve(admin, api::admin_routes(app.state.clone()), stopping));
+    let mut servers = tokio::spawn(async move {
+        match admin {
+            Some(admin) => tokio::try_join!(main, admin).map(|_| ()),
+            None => main.await,
+        }
+    });
+
+    let served = tokio::select! {
+        served = &mut servers => served,
+        () = shutdown => {
+            tracing::info!(grace_secs = app.grace.as_secs(), "shutting down");
+            let _ = stop.send(true);
+            match tokio::time::timeout(app.grace, &mut servers).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("grace period over, closing the remaining connections");
+                    servers.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+
+    app.db_check.abort();
+    app.recorder.shutdown().await;
+    tracing::info!("stopped");
+    served.context("server task failed")?
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(address = %address, "listening");
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        })
+        .await
+        .with_context(|| format!("serving on {address} failed"))
+}
+
+/// Keeps `hop_db_up` current, for the alert that pages when the database goes away.
+async fn check_database(store: Arc<dyn Store>) {
+    let mut every = tokio::time::interval(DB_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        let up = matches!(
+            tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await,
+            Ok(Ok(()))
+        );
+        metrics::gauge!("hop_db_up").set(if up { 1.0 } else { 0.0 });
+        if !up {
+            metrics::counter!("hop_db_errors_total").increment(1);
+            tracing::warn!("database check failed");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Persistence. [`Store`] is the one seam between the service and its database; the SQL
+//! behind it is written once (`sql.rs`) and compiled for each backend, which differ only in
+//! how they connect, migrate and number ids (`sqlite.rs`, `postgres.rs`).
+
+#[macro_use]
+mod sql;
+mod error;
+mod postgres;
+mod records;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::{StoreError, StoreResult};
+pub use postgres::PgStore;
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use crate::config::DbSettings;
+
+/// Everything hop asks of its database. Implementations keep every rule that needs more than
+/// one statement (uniqueness checks, the events hop records itself) inside one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// One round trip, to tell whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Open connections and those checked out right now.
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Creates a user, or returns the existing one when username and email both match it
+    /// (the `bool` says whether a row was created).
+    async fn create_user(&self, new: &NewUser) -> StoreResult<(User, bool)>;
+    async fn list_users(&self, page: Option<Page>) -> StoreResult<Vec<User>>;
+    async fn get_user(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<User>;
+    /// Deletes a user with their events; their links become tombstones so that the codes are
+    /// never handed out again. Returns those codes, for cache invalidation.
+    async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>>;
+
+    /// Creates a link under a fresh short code and records its `created` event.
+    async fn create_link(&self, new: &NewLink) -> StoreResult<Link>;
+    async fn list_links(&self, filter: &LinkFilter, page: Option<Page>) -> StoreResult<Vec<Link>>;
+    async fn get_link(&self, id: i64) -> StoreResult<Option<Link>>;
+    /// Applies the changed fields and records one `updated` event per changed field.
+    async fn update_link(&self, id: i64, patch: &LinkPatch) -> StoreResult<Link>;
+    /// Turns the link into a tombstone and records its `deleted` event.
+    async fn delete_link(&self, id: i64) -> StoreResult<Link>;
+    /// The target of an active, undeleted link: the redirect path's single indexed read.
+    async fn resolve(&self, code: &str) -> StoreResult<Option<Resolved>>;
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: Option<Page>,
+    ) -> StoreResult<Vec<Event>>;
+    async fn create_event(&self, new: &NewEvent) -> StoreResult<Event>;
+    /// Writes a batch of clicks; returns how many were written. Clicks whose link or user
+    /// vanished meanwhile are skipped, not allowed to sink the batch.
+    async fn record_clicks(&self, clicks: &[Click]) -> StoreResult<u64>;
+
+    /// Each import runs in one transaction: the file lands whole or not at all.
+    async fn import_users(&self, rows: &[UserRecord]) -> StoreResult<ImportTally>;
+    async fn import_links(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally>;
+    async fn import_events(&self, rows: &[EventRecord]) -> StoreResult<ImportTally>;
+}
+
+/// Connects to the database `url` names (`sqlite:`/`postgres:`; none means `hop.db` in the
+/// working directory) and applies pending migrations.
+pub async fn connect(url: Option<&str>, settings: &DbSettings) -> anyhow::Result<Box<dyn Store>> {
+    let url = url.unwrap_or("sqlite://hop.db");
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::connect(url, settings).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Box::new(SqliteStore::connect(url, settings).await?))
+    } else {
+        anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+    }
+}

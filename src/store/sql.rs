@@ -1,0 +1,776 @@
+//! The SQL of [`Store`](super::Store), written once for both backends.
+//!
+//! PostgreSQL and SQLite agree on everything hop needs (`RETURNING`, `ON CONFLICT`, numbered
+//! parameters, expression indexes), but sqlx's generic bounds for "any backend" would have to
+//! be repeated on every function. A macro stamps the same code out for each concrete backend
+//! instead; what really differs lives beside it, in methods each backend writes itself:
+//! `after_explicit_ids` (PostgreSQL moves its id sequences) and `pool_stats`.
+//!
+//! Parameters are numbered `$1, $2, ...` and first appear in that order: SQLite reads `$N`
+//! as a name and numbers names by first appearance.
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $name:literal) => {
+        use std::collections::{HashMap, HashSet};
+
+        use sqlx::{types::Json, QueryBuilder};
+
+        use $crate::domain::{now, ShortCode, Timestamp};
+        use $crate::store::error::{is_foreign_key_violation, is_unique_violation};
+        use $crate::store::*;
+
+        /// Rows per statement when importing; keeps every backend under its parameter limit.
+        const IMPORT_CHUNK: usize = 500;
+        /// Fresh codes tried before a create gives up; with 62^6 codes a second try is rare.
+        const CODE_ATTEMPTS: usize = 8;
+
+        /// A link row as stored, tombstones included (their owner may be gone).
+        #[derive(sqlx::FromRow)]
+        struct StoredLink {
+            id: i64,
+            user_id: Option<i64>,
+            short_code: String,
+            original_url: String,
+            title: Option<String>,
+            is_active: bool,
+            created_at: Timestamp,
+            updated_at: Timestamp,
+        }
+
+        impl $store {
+            async fn user_by_email_key(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &str,
+            ) -> StoreResult<Option<User>> {
+                let user = sqlx::query_as::<$db, User>(
+                    "SELECT id, username, email, created_at FROM users WHERE lower(email) = $1",
+                )
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(user)
+            }
+
+            /// Whether a user other than `except` already has `username`.
+            async fn username_taken(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                username: &str,
+                except: i64,
+            ) -> StoreResult<bool> {
+                let row = sqlx::query_scalar::<$db, i64>(
+                    "SELECT id FROM users WHERE username = $1 AND id <> $2 LIMIT 1",
+                )
+                .bind(username)
+                .bind(except)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn insert_event(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                link: &Link,
+                event_type: &str,
+                at: Timestamp,
+                details: serde_json::Value,
+            ) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(link.id)
+                .bind(link.user_id)
+                .bind(event_type)
+                .bind(at)
+                .bind(Json(details))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn live_link(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+            ) -> StoreResult<Option<Link>> {
+                let link = sqlx::query_as::<$db, Link>(
+                    "SELECT id, user_id, short_code, original_url, title, is_active, \
+                     created_at, updated_at FROM urls WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(link)
+            }
+
+            async fn try_insert_link(&self, new: &NewLink, code: &ShortCode) -> StoreResult<Link> {
+                let at = now();
+                let mut tx = self.write.begin().await?;
+                let link = sqlx::query_as::<$db, Link>(
+                    "INSERT INTO urls (user_id, short_code, original_url, title, is_active, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
+                     RETURNING id, user_id, short_code, original_url, title, is_active, \
+                     created_at, updated_at",
+                )
+                .bind(new.user_id)
+                .bind(code.as_str())
+                .bind(new.original_url.as_str())
+                .bind(new.title.as_deref())
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|err| match err {
+                    err if is_foreign_key_violation(&err) => StoreError::NotFound("user"),
+                    err if is_unique_violation(&err) => {
+                        StoreError::Conflict("short_code is taken".into())
+                    }
+                    err => err.into(),
+                })?;
+                let details = serde_json::json!({
+                    "short_code": link.short_code,
+                    "original_url": link.original_url,
+                });
+                Self::insert_event(&mut tx, &link, "created", at, details).await?;
+                tx.commit().await?;
+                Ok(link)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query::<$db>("SELECT 1").execute(&self.read).await?;
+                Ok(())
+            }
+
+            fn pool_stats(&self) -> PoolStats {
+                self.stats()
+            }
+
+            async fn create_user(&self, new: &NewUser) -> StoreResult<(User, bool)> {
+                let mut tx = self.write.begin().await?;
+                if let Some(found) = Self::user_by_email_key(&mut tx, &new.email.key()).await? {
+                    if found.username == new.username.as_str() {
+                        return Ok((found, false));
+                    }
+                    return Err(StoreError::Conflict("email is already taken".into()));
+                }
+                if Self::username_taken(&mut tx, new.username.as_str(), 0).await? {
+                    return Err(StoreError::Conflict("username is already taken".into()));
+                }
+                let user = sqlx::query_as::<$db, User>(
+                    "INSERT INTO users (username, unique_username, email, created_at) \
+                     VALUES ($1, $1, $2, $3) RETURNING id, username, email, created_at",
+                )
+                .bind(new.username.as_str())
+                .bind(new.email.as_str())
+                .bind(now())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|err| match err {
+                    err if is_unique_violation(&err) => {
+                        StoreError::Conflict("username or email is already taken".into())
+                    }
+                    err => err.into(),
+                })?;
+                tx.commit().await?;
+                Ok((user, true))
+            }
+
+            async fn list_users(&self, page: Option<Page>) -> StoreResult<Vec<User>> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT id, username, email, created_at FROM users ORDER BY id",
+                );
+                push_page(&mut query, page);
+                Ok(query.build_query_as::<User>().fetch_all(&self.read).await?)
+            }
+
+            async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
+                let user = sqlx::query_as::<$db, User>(
+                    "SELECT id, username, email, created_at FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(user)
+            }
+
+            async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<User> {
+                let mut tx = self.write.begin().await?;
+                let current = sqlx::query_as::<$db, User>(
+                    "SELECT id, username, email, created_at FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("user"))?;
+
+                let mut username = current.username.clone();
+                let mut email = current.email.clone();
+                if let Some(wanted) = &patch.username {
+                    if wanted.as_str() != current.username {
+                        if Self::username_taken(&mut tx, wanted.as_str(), id).await? {
+                            return Err(StoreError::Conflict("username is already taken".into()));
+                        }
+                        username = wanted.as_str().to_owned();
+                    }
+                }
+                if let Some(wanted) = &patch.email {
+                    let owner = Self::user_by_email_key(&mut tx, &wanted.key()).await?;
+                    if owner.is_some_and(|owner| owner.id != id) {
+                        return Err(StoreError::Conflict("email is already taken".into()));
+                    }
+                    email = wanted.as_str().to_owned();
+                }
+
+                let renamed = username != current.username;
+                let user = sqlx::query_as::<$db, User>(
+                    "UPDATE users SET username = $1, email = $2, \
+                     unique_username = CASE WHEN $3 THEN $1 ELSE unique_username END \
+                     WHERE id = $4 RETURNING id, username, email, created_at",
+                )
+                .bind(&username)
+                .bind(&email)
+                .bind(renamed)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|err| match err {
+                    err if is_unique_violation(&err) => {
+                        StoreError::Conflict("username or email is already taken".into())
+                    }
+                    err => err.into(),
+                })?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>> {
+                let mut tx = self.write.begin().await?;
+                let codes = sqlx::query_scalar::<$db, String>(
+                    "SELECT short_code FROM urls WHERE user_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                sqlx::query::<$db>(
+                    "DELETE FROM events WHERE user_id = $1 \
+                     OR url_id IN (SELECT id FROM urls WHERE user_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query::<$db>(
+                    "UPDATE urls SET is_active = FALSE, deleted_at = $1 \
+                     WHERE user_id = $2 AND deleted_at IS NULL",
+                )
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let gone = sqlx::query::<$db>("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if gone.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("user"));
+                }
+                tx.commit().await?;
+                Ok(codes)
+            }
+
+            async fn create_link(&self, new: &NewLink) -> StoreResult<Link> {
+                for _ in 0..CODE_ATTEMPTS {
+                    let code = ShortCode::generate();
+                    match self.try_insert_link(new, &code).await {
+                        Err(StoreError::Conflict(_)) => {
+                            tracing::warn!(short_code = code.as_str(), "short code collision");
+                        }
+                        other => return other,
+                    }
+                }
+                Err(StoreError::Conflict("no free short code was found; try again".into()))
+            }
+
+            async fn list_links(
+                &self,
+                filter: &LinkFilter,
+                page: Option<Page>,
+            ) -> StoreResult<Vec<Link>> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT id, user_id, short_code, original_url, title, is_active, \
+                     created_at, updated_at FROM urls WHERE deleted_at IS NULL",
+                );
+                if let Some(user_id) = filter.user_id {
+                    query.push(" AND user_id = ").push_bind(user_id);
+                }
+                if let Some(active) = filter.is_active {
+                    query.push(" AND is_active = ").push_bind(active);
+                }
+                query.push(" ORDER BY id");
+                push_page(&mut query, page);
+                Ok(query.build_query_as::<Link>().fetch_all(&self.read).await?)
+            }
+
+            async fn get_link(&self, id: i64) -> StoreResult<Option<Link>> {
+                let mut conn = self.read.acquire().await?;
+                Self::live_link(&mut conn, id).await
+            }
+
+            async fn update_link(&self, id: i64, patch: &LinkPatch) -> StoreResult<Link> {
+                let mut tx = self.write.begin().await?;
+                let current =
+                    Self::live_link(&mut tx, id).await?.ok_or(StoreError::NotFound("link"))?;
+
+                let mut next = current.clone();
+                let mut changes: Vec<(&str, String)> = Vec::new();
+                if let Some(url) = patch.original_url.as_ref() {
+                    if url.as_str() != current.original_url {
+                        next.original_url = url.as_str().to_owned();
+                        changes.push(("original_url", next.original_url.clone()));
+                    }
+                }
+                if let Some(title) = patch.title.as_ref() {
+                    if *title != current.title {
+                        next.title = title.clone();
+                        changes.push(("title", title.clone().unwrap_or_default()));
+                    }
+                }
+                if let Some(active) = patch.is_active {
+                    if active != current.is_active {
+                        next.is_active = active;
+                        changes.push(("is_active", active.to_string()));
+                    }
+                }
+                if changes.is_empty() {
+                    return Ok(current);
+                }
+
+                let at = now();
+                next.updated_at = at.max(current.updated_at + chrono::TimeDelta::seconds(1));
+                sqlx::query::<$db>(
+                    "UPDATE urls SET original_url = $1, title = $2, is_active = $3, \
+                     updated_at = $4 WHERE id = $5",
+                )
+                .bind(&next.original_url)
+                .bind(next.title.as_deref())
+                .bind(next.is_active)
+                .bind(next.updated_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                for (field, new_value) in changes {
+                    let details = serde_json::json!({"field": field, "new_value": new_value});
+                    Self::insert_event(&mut tx, &next, "updated", at, details).await?;
+                }
+                tx.commit().await?;
+                Ok(next)
+            }
+
+            async fn delete_link(&self, id: i64) -> StoreResult<Link> {
+                let at = now();
+                let mut tx = self.write.begin().await?;
+                let link = sqlx::query_as::<$db, Link>(
+                    "UPDATE urls SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL \
+                     RETURNING id, user_id, short_code, original_url, title, is_active, \
+                     created_at, updated_at",
+                )
+                .bind(at)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("link"))?;
+                let details = serde_json::json!({"reason": "user_requested"});
+                Self::insert_event(&mut tx, &link, "deleted", at, details).await?;
+                tx.commit().await?;
+                Ok(link)
+            }
+
+            async fn resolve(&self, code: &str) -> StoreResult<Option<Resolved>> {
+                let row = sqlx::query_as::<$db, (i64, i64, String)>(
+                    "SELECT id, user_id, original_url FROM urls \
+                     WHERE short_code = $1 AND is_active AND deleted_at IS NULL",
+                )
+                .bind(code)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(|(link_id, user_id, url)| Resolved {
+                    link_id,
+                    user_id,
+                    short_code: code.into(),
+                    original_url: url.into(),
+                }))
+            }
+
+            async fn list_events(
+                &self,
+                filter: &EventFilter,
+                page: Option<Page>,
+            ) -> StoreResult<Vec<Event>> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT id, url_id, user_id, event_type, occurred_at, details \
+                     FROM events WHERE 1 = 1",
+                );
+                if let Some(url_id) = filter.url_id {
+                    query.push(" AND url_id = ").push_bind(url_id);
+                }
+                if let Some(user_id) = filter.user_id {
+                    query.push(" AND user_id = ").push_bind(user_id);
+                }
+                if let Some(kind) = &filter.event_type {
+                    query.push(" AND event_type = ").push_bind(kind.clone());
+                }
+                query.push(" ORDER BY id");
+                push_page(&mut query, page);
+                Ok(query.build_query_as::<Event>().fetch_all(&self.read).await?)
+            }
+
+            async fn create_event(&self, new: &NewEvent) -> StoreResult<Event> {
+                let mut tx = self.write.begin().await?;
+                Self::live_link(&mut tx, new.url_id).await?.ok_or(StoreError::NotFound("link"))?;
+                let event = sqlx::query_as::<$db, Event>(
+                    "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, url_id, user_id, event_type, occurred_at, details",
+                )
+                .bind(new.url_id)
+                .bind(new.user_id)
+                .bind(&new.event_type)
+                .bind(now())
+                .bind(Json(&new.details))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|err| match err {
+                    err if is_foreign_key_violation(&err) => StoreError::NotFound("user"),
+                    err => err.into(),
+                })?;
+                tx.commit().await?;
+                Ok(event)
+            }
+
+            async fn record_clicks(&self, clicks: &[Click]) -> StoreResult<u64> {
+                match insert_clicks(&self.write, clicks).await {
+                    Ok(written) => Ok(written),
+                    Err(err) if is_foreign_key_violation(&err) && clicks.len() > 1 => {
+                        // One click's link or user is gone: write the rest one by one.
+                        let mut written = 0;
+                        for click in clicks {
+                            match insert_clicks(&self.write, std::slice::from_ref(click)).await {
+                                Ok(n) => written += n,
+                                Err(err) if is_foreign_key_violation(&err) => {}
+                                Err(err) => return Err(err.into()),
+                            }
+                        }
+                        Ok(written)
+                    }
+                    Err(err) if is_foreign_key_violation(&err) => Ok(0),
+                    Err(err) => Err(err.into()),
+                }
+            }
+
+            async fn import_users(&self, rows: &[UserRecord]) -> StoreResult<ImportTally> {
+                let mut tally = ImportTally::default();
+                let mut tx = self.write.begin().await?;
+                for chunk in rows.chunks(IMPORT_CHUNK) {
+                    let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
+                    let keys: Vec<String> = chunk.iter().map(|row| row.email.key()).collect();
+                    let existing: HashMap<i64, User> = fetch_in::<User>(
+                        &mut tx,
+                        "SELECT id, username, email, created_at FROM users WHERE id IN ",
+                        &ids,
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|user| (user.id, user))
+                    .collect();
+                    let owners: HashMap<String, i64> = fetch_in::<(String, i64)>(
+                        &mut tx,
+                        "SELECT lower(email), id FROM users WHERE lower(email) IN ",
+                        &keys,
+                    )
+                    .await?
+                    .into_iter()
+                    .collect();
+
+                    let mut writes = Vec::new();
+                    for row in chunk {
+                        let owner = owners.get(&row.email.key()).copied();
+                        if owner.is_some_and(|owner| owner != row.id) {
+                            let owner = owner.unwrap_or_default();
+                            tally.reject(row.line, format!("email belongs to user {owner}"));
+                            continue;
+                        }
+                        let wanted = User {
+                            id: row.id,
+                            username: row.username.as_str().to_owned(),
+                            email: row.email.as_str().to_owned(),
+                            created_at: row.created_at,
+                        };
+                        match existing.get(&row.id) {
+                            Some(have) if *have == wanted => tally.unchanged += 1,
+                            Some(_) => {
+                                tally.updated += 1;
+                                writes.push(wanted);
+                            }
+                            None => {
+                                tally.created += 1;
+                                writes.push(wanted);
+                            }
+                        }
+                    }
+                    if writes.is_empty() {
+                        continue;
+                    }
+                    let mut upsert = QueryBuilder::<$db>::new(
+                        "INSERT INTO users (id, username, email, created_at) ",
+                    );
+                    upsert.push_values(&writes, |mut row, user| {
+                        row.push_bind(user.id)
+                            .push_bind(user.username.clone())
+                            .push_bind(user.email.clone())
+                            .push_bind(user.created_at);
+                    });
+                    upsert.push(
+                        " ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
+                         email = excluded.email, created_at = excluded.created_at, \
+                         unique_username = NULL",
+                    );
+                    upsert.build().execute(&mut *tx).await?;
+                }
+                Self::after_explicit_ids(&mut tx, "users").await?;
+                tx.commit().await?;
+                Ok(tally)
+            }
+
+            async fn import_links(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally> {
+                let mut tally = ImportTally::default();
+                let mut tx = self.write.begin().await?;
+                for chunk in rows.chunks(IMPORT_CHUNK) {
+                    let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
+                    let owner_ids: Vec<i64> = chunk.iter().map(|row| row.user_id).collect();
+                    let codes: Vec<String> =
+                        chunk.iter().map(|row| row.short_code.as_str().to_owned()).collect();
+                    let existing: HashMap<i64, StoredLink> = fetch_in::<StoredLink>(
+                        &mut tx,
+                        "SELECT id, user_id, short_code, original_url, title, is_active, \
+                         created_at, updated_at FROM urls WHERE id IN ",
+                        &ids,
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|link| (link.id, link))
+                    .collect();
+                    let users: HashSet<i64> =
+                        fetch_in::<(i64,)>(&mut tx, "SELECT id FROM users WHERE id IN ", &owner_ids)
+                            .await?
+                            .into_iter()
+                            .map(|(id,)| id)
+                            .collect();
+                    let code_owners: HashMap<String, i64> = fetch_in::<(String, i64)>(
+                        &mut tx,
+                        "SELECT short_code, id FROM urls WHERE short_code IN ",
+                        &codes,
+                    )
+                    .await?
+                    .into_iter()
+                    .collect();
+
+                    let mut writes = Vec::new();
+                    for row in chunk {
+                        if !users.contains(&row.user_id) {
+                            tally.reject(row.line, format!("user {} does not exist", row.user_id));
+                            continue;
+                        }
+                        let owner = code_owners.get(row.short_code.as_str()).copied();
+                        if owner.is_some_and(|owner| owner != row.id) {
+                            let owner = owner.unwrap_or_default();
+                            tally.reject(row.line, format!("short_code belongs to link {owner}"));
+                            continue;
+                        }
+                        match existing.get(&row.id) {
+                            Some(have) if same_link(have, row) => tally.unchanged += 1,
+                            Some(_) => {
+                                tally.updated += 1;
+                                writes.push(row);
+                            }
+                            None => {
+                                tally.created += 1;
+                                writes.push(row);
+                            }
+                        }
+                    }
+                    if writes.is_empty() {
+                        continue;
+                    }
+                    let mut upsert = QueryBuilder::<$db>::new(
+                        "INSERT INTO urls (id, user_id, short_code, original_url, title, \
+                         is_active, created_at, updated_at) ",
+                    );
+                    upsert.push_values(&writes, |mut out, row| {
+                        out.push_bind(row.id)
+                            .push_bind(row.user_id)
+                            .push_bind(row.short_code.as_str().to_owned())
+                            .push_bind(row.original_url.as_str().to_owned())
+                            .push_bind(row.title.clone())
+                            .push_bind(row.is_active)
+                            .push_bind(row.created_at)
+                            .push_bind(row.updated_at);
+                    });
+                    upsert.push(
+                        " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+                         short_code = excluded.short_code, original_url = excluded.original_url, \
+                         title = excluded.title, is_active = excluded.is_active, \
+                         created_at = excluded.created_at, updated_at = excluded.updated_at",
+                    );
+                    upsert.build().execute(&mut *tx).await?;
+                }
+                Self::after_explicit_ids(&mut tx, "urls").await?;
+                tx.commit().await?;
+                Ok(tally)
+            }
+
+            async fn import_events(&self, rows: &[EventRecord]) -> StoreResult<ImportTally> {
+                let mut tally = ImportTally::default();
+                let mut tx = self.write.begin().await?;
+                for chunk in rows.chunks(IMPORT_CHUNK) {
+                    let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
+                    let link_ids: Vec<i64> = chunk.iter().map(|row| row.url_id).collect();
+                    let user_ids: Vec<i64> = chunk.iter().map(|row| row.user_id).collect();
+                    let existing: HashMap<i64, Event> = fetch_in::<Event>(
+                        &mut tx,
+                        "SELECT id, url_id, user_id, event_type, occurred_at, details \
+                         FROM events WHERE id IN ",
+                        &ids,
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|event| (event.id, event))
+                    .collect();
+                    let links: HashSet<i64> =
+                        fetch_in::<(i64,)>(&mut tx, "SELECT id FROM urls WHERE id IN ", &link_ids)
+                            .await?
+                            .into_iter()
+                            .map(|(id,)| id)
+                            .collect();
+                    let users: HashSet<i64> =
+                        fetch_in::<(i64,)>(&mut tx, "SELECT id FROM users WHERE id IN ", &user_ids)
+                            .await?
+                            .into_iter()
+                            .map(|(id,)| id)
+                            .collect();
+
+                    let mut writes = Vec::new();
+                    for row in chunk {
+                        if !links.contains(&row.url_id) {
+                            tally.reject(row.line, format!("link {} does not exist", row.url_id));
+                            continue;
+                        }
+                        if !users.contains(&row.user_id) {
+                            tally.reject(row.line, format!("user {} does not exist", row.user_id));
+                            continue;
+                        }
+                        let wanted = Event {
+                            id: row.id,
+                            url_id: row.url_id,
+                            user_id: row.user_id,
+                            event_type: row.event_type.clone(),
+                            timestamp: row.timestamp,
+                            details: Json(row.details.clone()),
+                        };
+                        match existing.get(&row.id) {
+                            Some(have) if *have == wanted => tally.unchanged += 1,
+                            Some(_) => {
+                                tally.updated += 1;
+                                writes.push(wanted);
+                            }
+                            None => {
+                                tally.created += 1;
+                                writes.push(wanted);
+                            }
+                        }
+                    }
+                    if writes.is_empty() {
+                        continue;
+                    }
+                    let mut upsert = QueryBuilder::<$db>::new(
+                        "INSERT INTO events (id, url_id, user_id, event_type, occurred_at, \
+                         details) ",
+                    );
+                    upsert.push_values(&writes, |mut out, event| {
+                        out.push_bind(event.id)
+                            .push_bind(event.url_id)
+                            .push_bind(event.user_id)
+                            .push_bind(event.event_type.clone())
+                            .push_bind(event.timestamp)
+                            .push_bind(event.details.clone());
+                    });
+                    upsert.push(
+                        " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, \
+                         user_id = excluded.user_id, event_type = excluded.event_type, \
+                         occurred_at = excluded.occurred_at, details = excluded.details",
+                    );
+                    upsert.build().execute(&mut *tx).await?;
+                }
+                Self::after_explicit_ids(&mut tx, "events").await?;
+                tx.commit().await?;
+                Ok(tally)
+            }
+        }
+
+        fn push_page(query: &mut QueryBuilder<'_, $db>, page: Option<Page>) {
+            if let Some(page) = page {
+                query.push(" LIMIT ").push_bind(page.limit);
+                query.push(" OFFSET ").push_bind(page.offset);
+            }
+        }
+
+        fn same_link(have: &StoredLink, row: &LinkRecord) -> bool {
+            have.user_id == Some(row.user_id)
+                && have.short_code == row.short_code.as_str()
+                && have.original_url == row.original_url.as_str()
+                && have.title == row.title
+                && have.is_active == row.is_active
+                && have.created_at == row.created_at
+                && have.updated_at == row.updated_at
+        }
+
+        /// Runs `head` followed by `(v1, v2, ...)` and collects the rows.
+        async fn fetch_in<T>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            head: &str,
+            values: &[impl Clone + Send + for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db>],
+        ) -> StoreResult<Vec<T>>
+        where
+            T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+        {
+            let mut query = QueryBuilder::<$db>::new(head);
+            query.push("(");
+            let mut list = query.separated(", ");
+            for value in values {
+                list.push_bind(value.clone());
+            }
+            query.push(")");
+            Ok(query.build_query_as::<T>().fetch_all(&mut *conn).await?)
+        }
+
+        async fn insert_clicks(
+            pool: &sqlx::Pool<$db>,
+            clicks: &[Click],
+        ) -> Result<u64, sqlx::Error> {
+            let mut insert = QueryBuilder::<$db>::new(
+                "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) ",
+            );
+            insert.push_values(clicks, |mut row, click| {
+                row.push_bind(click.target.link_id)
+                    .push_bind(click.target.user_id)
+                    .push_bind("click")
+                    .push_bind(click.at)
+                    .push_bind(Json(click.details()));
+            });
+            Ok(insert.build().execute(pool).await?.rows_affected())
+        }
+    };
+}

@@ -1,0 +1,60 @@
+//! The embedded backend: one SQLite file in WAL mode. Readers share a pool; writes go through
+//! a single connection, because SQLite has one writer at a time anyway and a queue in the pool
+//! beats "database is locked" errors from transactions racing to upgrade.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Sqlite, SqliteConnection};
+
+use crate::config::DbSettings;
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, settings: &DbSettings) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(settings.statement_timeout_ms));
+        let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(acquire)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    fn stats(&self) -> crate::store::PoolStats {
+        let open = self.read.size() + self.write.size();
+        let idle = (self.read.num_idle() + self.write.num_idle()) as u32;
+        crate::store::PoolStats {
+            open,
+            in_use: open.saturating_sub(idle),
+            max: self.read.options().get_max_connections() + 1,
+        }
+    }
+
+    /// SQLite's AUTOINCREMENT already continues above the largest id ever inserted.
+    async fn after_explicit_ids(
+        _conn: &mut SqliteConnection,
+        _table: &str,
+    ) -> crate::store::StoreResult<()> {
+        Ok(())
+    }
+}
+
+sql_store!(SqliteStore, Sqlite, "sqlite");
