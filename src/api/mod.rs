@@ -26,9 +26,8 @@ pub const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
 /// Every route of the main listener, with its middleware. Does no I/O, so tests can drive it
 /// directly. `with_metrics` is false when `/metrics` moved to the admin listener.
 pub fn router(state: AppState, with_metrics: bool) -> Router {
-    let users = users::routes().layer(DefaultBodyLimit::max(UPLOAD_LIMIT));
     Router::new()
-        .merge(users)
+        .merge(users::routes())
         .merge(urls::routes())
         .merge(events::routes())
         .merge(crate::redirect::routes())

@@ -1,7 +1,7 @@
 //! `/users`: accounts, and the bulk CSV upload.
 
 use axum::{
-    extract::{multipart::MultipartRejection, Multipart, State},
+    extract::{multipart::MultipartRejection, DefaultBodyLimit, Multipart, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -19,7 +19,10 @@ use crate::store::{NewUser, Rejected, User, UserPatch};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/users", get(list).post(create))
-        .route("/users/bulk", post(bulk))
+        .route(
+            "/users/bulk",
+            post(bulk).layer(DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
+        )
         .route("/users/{id}", get(show).put(update).delete(remove))
 }
 

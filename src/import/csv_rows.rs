@@ -136,6 +136,14 @@ fn parse<T>(
     mut convert: impl FnMut(u64, &Row<'_>) -> Result<(i64, T), String>,
 ) -> Result<Parsed<T>, FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // The csv crate counts a CRLF file's lines one short; LF endings keep line numbers true.
+    let unix;
+    let bytes = if bytes.windows(2).any(|pair| pair == b"\r\n") {
+        unix = without_carriage_returns(bytes);
+        unix.as_slice()
+    } else {
+        bytes
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FileError::Empty);
     }
@@ -150,16 +158,17 @@ fn parse<T>(
     let mut ids: HashMap<i64, u64> = HashMap::new();
     let mut fields = csv::StringRecord::new();
     loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut fields) {
+        let after_previous = reader.position().line();
+        let line = match reader.read_record(&mut fields) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => fields.position().map_or(after_previous, |at| at.line()),
             Err(err) => {
                 parsed.rows_read += 1;
+                let line = err.position().map_or(after_previous, |at| at.line());
                 parsed.tally.reject(line, row_error(&err));
                 continue;
             }
-        }
+        };
         parsed.rows_read += 1;
         let width = header_width(&mut reader);
         if fields.len() != width {
@@ -192,6 +201,17 @@ fn parse<T>(
         }
     }
     Ok(parsed)
+}
+
+/// `bytes` with every CR that precedes an LF removed.
+fn without_carriage_returns(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (at, &byte) in bytes.iter().enumerate() {
+        if !(byte == b'\r' && bytes.get(at + 1) == Some(&b'\n')) {
+            out.push(byte);
+        }
+    }
+    out
 }
 
 fn header_width(reader: &mut csv::Reader<&[u8]>) -> usize {

@@ -1,0 +1,87 @@
+use serde_json::json;
+
+use crate::both_backends;
+use crate::harness::{expect_error, json, TestApp};
+
+both_backends!(
+    posting_an_event_returns_it_with_details_as_an_object,
+    bad_events_are_400_and_unknown_rows_404,
+    seeded_events_are_served_and_filtered,
+);
+
+async fn posting_an_event_returns_it_with_details_as_an_object(app: TestApp) {
+    let user = app.user("ada").await;
+    let link = app.link(user, "https://example.com/a").await;
+
+    let body = json!({"url_id": link["id"], "user_id": user, "event_type": " shared ",
+        "details": {"channel": "email"}});
+    let response = app.post("/events", body).await;
+
+    assert_eq!(response.status(), 201);
+    let event = json(response).await;
+    assert_eq!(event["event_type"], "shared");
+    assert_eq!(event["details"], json!({"channel": "email"}));
+    assert_eq!(event["url_id"], link["id"]);
+    let bare = json!({"url_id": link["id"], "user_id": user, "event_type": "viewed"});
+    assert_eq!(
+        json(app.post("/events", bare).await).await["details"],
+        json!({})
+    );
+}
+
+async fn bad_events_are_400_and_unknown_rows_404(app: TestApp) {
+    let user = app.user("ada").await;
+    let link = app.link(user, "https://example.com/a").await;
+    let id = link["id"].clone();
+
+    let bad = [
+        json!({"url_id": id, "user_id": user, "event_type": "x", "details": "{}"}),
+        json!({"url_id": id, "user_id": user, "event_type": "x", "details": [1]}),
+        json!({"url_id": id, "user_id": user, "event_type": ""}),
+        json!({"url_id": id, "user_id": user, "event_type": 5}),
+        json!({"url_id": id, "user_id": user}),
+        json!({"url_id": "1", "user_id": user, "event_type": "x"}),
+    ];
+    for body in bad {
+        expect_error(app.post("/events", body).await, 400).await;
+    }
+    let no_link = json!({"url_id": 999_999, "user_id": user, "event_type": "x"});
+    expect_error(app.post("/events", no_link).await, 404).await;
+    let no_user = json!({"url_id": id, "user_id": 999_999, "event_type": "x"});
+    expect_error(app.post("/events", no_user).await, 404).await;
+    for query in ["url_id=x", "user_id=-1", "event_type=", "page=0"] {
+        expect_error(app.get(&format!("/events?{query}")).await, 400).await;
+    }
+}
+
+async fn seeded_events_are_served_and_filtered(app: TestApp) {
+    app.seed().await;
+
+    let all = json(app.get("/events").await).await;
+    let created = json(app.get("/events?event_type=created").await).await;
+    let updated = json(app.get("/events?event_type=updated").await).await;
+    let deleted = json(app.get("/events?event_type=deleted").await).await;
+    let first_link = json(app.get("/events?url_id=1").await).await;
+
+    assert_eq!(all.as_array().unwrap().len(), 3422);
+    assert_eq!(created.as_array().unwrap().len(), 2000);
+    assert_eq!(updated.as_array().unwrap().len(), 1206);
+    assert_eq!(deleted.as_array().unwrap().len(), 216);
+    assert_eq!(
+        all[0],
+        json!({"id": 1, "url_id": 1, "user_id": 1, "event_type": "created",
+            "timestamp": "2025-06-22T20:54:35",
+            "details": {"short_code": "WqxP6K",
+                "original_url": "https://seeded.app/gold/meadow/1"}})
+    );
+    assert!(first_link
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["url_id"] == 1));
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["details"].is_object()));
+}
