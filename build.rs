@@ -1,8 +1,15 @@
-//! Stamps the git commit into the binary for `hop_build_info`; "unknown" outside a checkout.
+//! Stamps the git commit into the binary for `hop_build_info`: `HOP_BUILD_COMMIT` when set,
+//! else `git rev-parse`, else "unknown".
 
 use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=HOP_BUILD_COMMIT");
+    // Image builds have no .git: they pass the commit in instead.
+    if let Some(commit) = std::env::var("HOP_BUILD_COMMIT").ok().filter(|c| !c.is_empty()) {
+        println!("cargo:rustc-env=HOP_BUILD_COMMIT={commit}");
+        return;
+    }
     let commit = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

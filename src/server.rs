@@ -12,7 +12,7 @@ use crate::api;
 use crate::config::Config;
 use crate::domain::Origin;
 use crate::recorder::Recorder;
-use crate::redirect::LinkCache;
+use crate::redirect::{CacheSettings, LinkCache, RedisLayer};
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
@@ -44,12 +44,19 @@ impl App {
 
         let metrics = Metrics::install();
         let recorder = Recorder::spawn(store.clone(), config.click_queue, config.click_batch);
-        let links = LinkCache::new(
-            store.clone(),
-            config.cache_capacity,
-            Duration::from_secs(config.cache_ttl_secs),
-            Duration::from_secs(config.negative_ttl_secs),
-        );
+        let settings = CacheSettings {
+            capacity: config.cache_capacity,
+            ttl: Duration::from_secs(config.cache_ttl_secs),
+            negative_ttl: Duration::from_secs(config.negative_ttl_secs),
+        };
+        let remote = match &config.redis_url {
+            Some(url) => Some(
+                RedisLayer::connect(url.expose(), settings.ttl, settings.negative_ttl)
+                    .context("REDIS_URL is not a valid Redis URL")?,
+            ),
+            None => None,
+        };
+        let links = LinkCache::new(store.clone(), settings, remote);
         let state = AppState::new(Shared {
             store: store.clone(),
             links,

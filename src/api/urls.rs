@@ -51,6 +51,7 @@ async fn create(
         title: title.flatten(),
     };
     let link = state.store.create_link(&new).await?;
+    state.links.forget_new(&link.short_code).await;
     metrics::counter!("hop_links_created_total").increment(1);
     Ok((StatusCode::CREATED, Json(link)))
 }

@@ -1,43 +1,60 @@
-//! Code -> target resolution through the in-process cache, in front of the database.
+//! Code -> target resolution: the in-process cache, then Redis (when configured), then the
+//! database.
 //!
 //! Found links live for `cache_ttl_secs`, unknown codes for `negative_ttl_secs`, so a flood of
 //! random codes reaches the database once per code and period. Concurrent misses of one code
-//! share a single database read. Every change to a link invalidates its entry before the API
-//! answers; the TTL bounds staleness should an invalidation ever be missed.
+//! share a single load. Every change to a link invalidates it in both layers, on every replica,
+//! before the API answers (see `remote.rs`); the TTLs bound staleness should an invalidation
+//! ever be lost (Redis down at the moment of the change).
 
 use std::{
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicU8, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
 
-use metrics::counter;
+use axum::http::HeaderValue;
+use metrics::{counter, Counter};
 use moka::{future::Cache, Expiry};
 
+use super::remote::{RedisLayer, Remote};
 use crate::store::{Resolved, Store, StoreError};
 
 /// Which layer answered a lookup; becomes the `cache` span field and the `X-Cache` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Layer {
-    Local,
-    Database,
+    Local = 0,
+    Redis = 1,
+    Database = 2,
 }
 
 impl Layer {
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Local => "local",
+            Layer::Redis => "redis",
             Layer::Database => "database",
         }
     }
 }
 
+/// Invalidation generations kept; see [`LinkCache::generation`].
+const SLOTS: usize = 64;
+
+/// A link ready to redirect to: the `Location` header is built once, when cached.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub resolved: Resolved,
+    pub location: HeaderValue,
+}
+
 /// A cached answer: the target, or "no such active code".
 #[derive(Debug, Clone)]
 enum Entry {
-    Found(Resolved),
+    Found(Target),
     Missing,
 }
 
@@ -55,71 +72,194 @@ impl Expiry<Arc<str>, Entry> for EntryExpiry {
     }
 }
 
+/// Counter handles for the hot path, registered once.
+#[derive(Clone)]
+struct Counters {
+    local_hits: Counter,
+    local_misses: Counter,
+    redis_hits: Counter,
+    redis_misses: Counter,
+}
+
 #[derive(Clone)]
 pub struct LinkCache {
     local: Cache<Arc<str>, Entry>,
+    remote: Option<RedisLayer>,
     store: Arc<dyn Store>,
-    /// Bumped by every invalidation; a database read that straddles one is repeated, so an
-    /// answer read before a change cannot be cached after it.
-    generation: Arc<AtomicU64>,
+    /// Bumped by every invalidation of a code in the slot; a load that straddles one is
+    /// repeated, so an answer read before a change is never cached after it. Slots keep the
+    /// churn of unrelated codes from making loads repeat.
+    generations: Arc<[AtomicU64; SLOTS]>,
+    counters: Counters,
+}
+
+/// Sizes and lifetimes of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    pub capacity: u64,
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
 }
 
 impl LinkCache {
-    pub fn new(
-        store: Arc<dyn Store>,
-        capacity: u64,
-        ttl: Duration,
-        negative_ttl: Duration,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, settings: CacheSettings, remote: Option<RedisLayer>) -> Self {
         let local = Cache::builder()
-            .max_capacity(capacity)
+            .max_capacity(settings.capacity)
             .expire_after(EntryExpiry {
-                found: ttl,
-                missing: negative_ttl,
+                found: settings.ttl,
+                missing: settings.negative_ttl,
             })
             .build();
-        Self {
+        let counters = Counters {
+            local_hits: counter!("hop_cache_hits_total", "layer" => "local"),
+            local_misses: counter!("hop_cache_misses_total", "layer" => "local"),
+            redis_hits: counter!("hop_cache_hits_total", "layer" => "redis"),
+            redis_misses: counter!("hop_cache_misses_total", "layer" => "redis"),
+        };
+        let generations = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
+        let cache = Self {
             local,
+            remote,
             store,
-            generation: Arc::new(AtomicU64::new(0)),
+            generations,
+            counters,
+        };
+        if let Some(remote) = cache.remote.clone() {
+            let listener = cache.clone();
+            tokio::spawn(remote.listen(move |code| {
+                let cache = listener.clone();
+                async move { cache.forget_local(code.as_deref()).await }
+            }));
         }
+        cache
     }
 
     /// The active target of `code`, if any, and the layer that knew it.
-    pub async fn resolve(&self, code: &str) -> Result<(Option<Resolved>, Layer), StoreError> {
+    pub async fn resolve(&self, code: &str) -> Result<(Option<Target>, Layer), StoreError> {
         if let Some(entry) = self.local.get(code).await {
-            counter!("hop_cache_hits_total", "layer" => "local").increment(1);
+            self.counters.local_hits.increment(1);
             return Ok((entry.into_target(), Layer::Local));
         }
-        counter!("hop_cache_misses_total", "layer" => "local").increment(1);
+        self.counters.local_misses.increment(1);
 
+        let answered_by = AtomicU8::new(Layer::Database as u8);
         let entry = self
             .local
-            .try_get_with(Arc::from(code), self.load(code))
+            .try_get_with(Arc::from(code), self.load(code, &answered_by))
             .await
             .map_err(|err| Arc::try_unwrap(err).unwrap_or_else(|shared| shared.shared_copy()))?;
-        Ok((entry.into_target(), Layer::Database))
+        let layer = match answered_by.load(Ordering::Relaxed) {
+            1 => Layer::Redis,
+            _ => Layer::Database,
+        };
+        Ok((entry.into_target(), layer))
     }
 
-    /// Forgets `code`, so the next redirect reads the database.
+    /// Forgets `code` here and on every replica before returning.
     pub async fn invalidate(&self, code: &str) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.local.invalidate(code).await;
+        self.forget_local(Some(code)).await;
+        if let Some(remote) = &self.remote {
+            remote.invalidate(code, true).await;
+        }
     }
 
-    async fn load(&self, code: &str) -> Result<Entry, StoreError> {
-        loop {
-            let before = self.generation.load(Ordering::SeqCst);
-            let found = self.store.resolve(code).await?;
-            if self.generation.load(Ordering::SeqCst) == before {
-                return Ok(found.map_or(Entry::Missing, Entry::Found));
+    /// Forgets a code that was just created (a "no such code" may be cached for it). Replicas
+    /// are told without waiting: the worst case is a 404 for `negative_ttl_secs`.
+    pub async fn forget_new(&self, code: &str) {
+        self.forget_local(Some(code)).await;
+        if let Some(remote) = &self.remote {
+            remote.invalidate(code, false).await;
+        }
+    }
+
+    /// Drops one local entry, or all of them when `code` is `None`.
+    async fn forget_local(&self, code: Option<&str>) {
+        match code {
+            Some(code) => {
+                self.generation(code).fetch_add(1, Ordering::SeqCst);
+                self.local.invalidate(code).await;
             }
+            None => {
+                self.generations
+                    .iter()
+                    .for_each(|slot| _ = slot.fetch_add(1, Ordering::SeqCst));
+                self.local.invalidate_all();
+            }
+        }
+    }
+
+    fn generation(&self, code: &str) -> &AtomicU64 {
+        // FNV-1a: stable and cheap; the slot only needs to spread codes, not resist attack.
+        let hash = code.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.generations[(hash % SLOTS as u64) as usize]
+    }
+
+    async fn load(&self, code: &str, answered_by: &AtomicU8) -> Result<Entry, StoreError> {
+        loop {
+            let generation = self.generation(code);
+            let before = generation.load(Ordering::SeqCst);
+            let unchanged = || generation.load(Ordering::SeqCst) == before;
+
+            if let Some(remote) = &self.remote {
+                if let Some(known) = remote.get(code).await {
+                    self.counters.redis_hits.increment(1);
+                    if unchanged() {
+                        answered_by.store(Layer::Redis as u8, Ordering::Relaxed);
+                        return Ok(Entry::from_remote(known));
+                    }
+                    continue;
+                }
+                self.counters.redis_misses.increment(1);
+            }
+
+            let found = self.store.resolve(code).await?;
+            if !unchanged() {
+                continue;
+            }
+            let Some(remote) = &self.remote else {
+                return Ok(Entry::from_db(found));
+            };
+            let shared = found.clone().map_or(Remote::Missing, Remote::Found);
+            remote.put(code, &shared).await;
+            if unchanged() {
+                return Ok(Entry::from_db(found));
+            }
+            // A change arrived while the answer was being shared: take it back and read again.
+            remote.delete(code).await;
         }
     }
 }
 
 impl Entry {
-    fn into_target(self) -> Option<Resolved> {
+    fn from_db(found: Option<Resolved>) -> Self {
+        found.map_or(Entry::Missing, Entry::found)
+    }
+
+    fn from_remote(remote: Remote) -> Self {
+        match remote {
+            Remote::Found(resolved) => Entry::found(resolved),
+            Remote::Missing => Entry::Missing,
+        }
+    }
+
+    /// A stored target that cannot be a header value (never true of a normalized URL) is
+    /// treated as missing rather than served broken.
+    fn found(resolved: Resolved) -> Self {
+        match HeaderValue::from_str(&resolved.original_url) {
+            Ok(location) => Entry::Found(Target { resolved, location }),
+            Err(_) => {
+                tracing::error!(
+                    link_id = resolved.link_id,
+                    "stored target is not a header value"
+                );
+                Entry::Missing
+            }
+        }
+    }
+
+    fn into_target(self) -> Option<Target> {
         match self {
             Entry::Found(target) => Some(target),
             Entry::Missing => None,

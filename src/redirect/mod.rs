@@ -3,6 +3,7 @@
 //! cache hit it does not touch the database at all.
 
 mod cache;
+mod remote;
 
 use axum::{
     extract::{Path, State},
@@ -13,7 +14,8 @@ use axum::{
 };
 use metrics::counter;
 
-pub use cache::{Layer, LinkCache};
+pub use cache::{CacheSettings, Layer, LinkCache, Target};
+pub use remote::RedisLayer;
 
 use crate::api::ApiError;
 use crate::domain::{now, ShortCode};
@@ -46,17 +48,15 @@ async fn follow(
 
     let (target, layer) = state.links.resolve(&code).await?;
     span.record("cache", layer.as_str());
-    let Some(target) = target else {
+    let Some(Target { resolved, location }) = target else {
         counter!("hop_redirects_not_found_total").increment(1);
         return Err(ApiError::not_found("short link"));
     };
-    let location = HeaderValue::from_str(&target.original_url)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("stored target is not a header value")))?;
 
     // HEAD answers like GET but is not a visit.
     if method != Method::HEAD {
         state.clicks.push(Click {
-            target,
+            target: resolved,
             at: now(),
             referrer: header_text(&headers, header::REFERER),
             user_agent: header_text(&headers, header::USER_AGENT),

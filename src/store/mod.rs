@@ -68,6 +68,13 @@ pub trait Store: Send + Sync + 'static {
     async fn import_events(&self, rows: &[EventRecord]) -> StoreResult<ImportTally>;
 }
 
+/// Migrations are additive, so an older hop runs fine on a newer schema: a rollback must not
+/// stop at "a migration is missing" because the newer release applied one it does not know.
+pub(crate) fn migrator(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
 /// Connects to the database `url` names (`sqlite:`/`postgres:`; none means `hop.db` in the
 /// working directory) and applies pending migrations.
 pub async fn connect(url: Option<&str>, settings: &DbSettings) -> anyhow::Result<Box<dyn Store>> {

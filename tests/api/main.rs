@@ -13,5 +13,6 @@ mod events;
 mod import;
 mod lifecycle;
 mod redirect;
+mod replicas;
 mod urls;
 mod users;

@@ -1,0 +1,345 @@
+//! The Redis layer: a cache shared by all replicas, and the bus that carries invalidations
+//! between them.
+//!
+//! Redis is an accelerator, never a dependency: every call has a short timeout, and a circuit
+//! breaker stops hop from paying that timeout on every request while Redis is down or slow.
+//! Until the first connection succeeds (or while it is broken) the layer answers "don't know"
+//! and hop serves from its own cache and the database.
+//!
+//! Invalidation: the replica that changed a link deletes the Redis entry and publishes the code
+//! on [`CHANNEL`] with a fresh nonce. Every replica (itself included) drops its local entry and
+//! increments `hop:ack:<nonce>`; the publisher waits, briefly, until as many acks as `PUBLISH`
+//! reported receivers have arrived, so a change has reached every replica before the API call
+//! that made it returns. A replica whose subscription breaks clears its whole local cache when
+//! it resubscribes, since it may have missed messages.
+
+use std::{
+    sync::{
+        atomic::{AtomicU32, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use redis::{aio::ConnectionManager, AsyncCommands, Client};
+use tokio::sync::OnceCell;
+
+use crate::store::Resolved;
+
+/// The pub/sub channel of invalidations.
+pub const CHANNEL: &str = "hop:invalidate";
+/// Longest wait for one Redis command on the request path.
+const CALL_TIMEOUT: Duration = Duration::from_millis(50);
+/// Longest wait for every replica to acknowledge an invalidation.
+const ACK_TIMEOUT: Duration = Duration::from_millis(500);
+/// Consecutive failures that open the breaker, and how long it then stays open.
+const BREAKER_THRESHOLD: u32 = 3;
+const BREAKER_OPEN: Duration = Duration::from_secs(5);
+
+/// What Redis knows of a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Found(Resolved),
+    Missing,
+}
+
+#[derive(Clone)]
+pub struct RedisLayer {
+    client: Client,
+    connection: Arc<OnceCell<ConnectionManager>>,
+    breaker: Arc<Breaker>,
+    found_ttl: u64,
+    missing_ttl: u64,
+}
+
+impl RedisLayer {
+    /// Connects in the background: hop starts whether or not Redis answers yet.
+    pub fn connect(url: &str, found_ttl: Duration, missing_ttl: Duration) -> anyhow::Result<Self> {
+        let client = Client::open(url)?;
+        let layer = Self {
+            client,
+            connection: Arc::new(OnceCell::new()),
+            breaker: Arc::new(Breaker::default()),
+            found_ttl: found_ttl.as_secs().max(1),
+            missing_ttl: missing_ttl.as_secs().max(1),
+        };
+        tokio::spawn(layer.clone().keep_connecting());
+        Ok(layer)
+    }
+
+    async fn keep_connecting(self) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(1))
+                .set_response_timeout(CALL_TIMEOUT);
+            match ConnectionManager::new_with_config(self.client.clone(), config).await {
+                Ok(manager) => {
+                    let _ = self.connection.set(manager);
+                    tracing::info!("redis connected");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "redis not reachable, serving without it");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// A connection when Redis is usable now: connected and the breaker closed.
+    fn usable(&self) -> Option<ConnectionManager> {
+        if self.breaker.is_open() {
+            return None;
+        }
+        self.connection.get().cloned()
+    }
+
+    /// Runs one command under the timeout and the breaker; `None` when Redis did not answer.
+    async fn call<T, F>(&self, command: impl FnOnce(ConnectionManager) -> F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.usable()?;
+        match tokio::time::timeout(CALL_TIMEOUT, command(connection)).await {
+            Ok(Ok(value)) => {
+                self.breaker.succeeded();
+                Some(value)
+            }
+            Ok(Err(err)) => {
+                self.breaker.failed();
+                tracing::debug!(error = %err, "redis call failed");
+                None
+            }
+            Err(_) => {
+                self.breaker.failed();
+                tracing::debug!("redis call timed out");
+                None
+            }
+        }
+    }
+
+    /// What Redis has for `code`, or `None` when it has nothing or could not be asked.
+    pub async fn get(&self, code: &str) -> Option<Remote> {
+        let key = key(code);
+        let raw: Option<String> = self.call(|mut c| async move { c.get(key).await }).await?;
+        raw.and_then(|raw| decode(code, &raw))
+    }
+
+    /// Stores what the database said about `code`.
+    pub async fn put(&self, code: &str, value: &Remote) {
+        let (raw, ttl) = match value {
+            Remote::Found(target) => (encode(target), self.found_ttl),
+            Remote::Missing => ("-".to_owned(), self.missing_ttl),
+        };
+        let key = key(code);
+        let _: Option<()> = self
+            .call(|mut c| async move { c.set_ex(key, raw, ttl).await })
+            .await;
+    }
+
+    /// Deletes the shared entry and tells every replica to drop its own; waits for their
+    /// acknowledgements when `wait` is set.
+    pub async fn invalidate(&self, code: &str, wait: bool) {
+        let nonce: u64 = rand::random();
+        let message = format!("{nonce} {code}");
+        let key = key(code);
+        let receivers: Option<u64> = self
+            .call(|mut c| async move {
+                let (_, receivers): ((), u64) = redis::pipe()
+                    .del(key)
+                    .publish(CHANNEL, message)
+                    .query_async(&mut c)
+                    .await?;
+                Ok(receivers)
+            })
+            .await;
+        let Some(receivers) = receivers else {
+            tracing::warn!(
+                short_code = code,
+                "invalidation not published: redis unavailable"
+            );
+            return;
+        };
+        if wait && receivers > 0 {
+            self.await_acks(nonce, receivers).await;
+            // A replica that read the database just before the change may have stored the old
+            // answer after the first delete; every such write happened before its ack.
+            self.delete(code).await;
+        }
+    }
+
+    /// Removes the shared entry for `code`.
+    pub async fn delete(&self, code: &str) {
+        let key = key(code);
+        let _: Option<()> = self.call(|mut c| async move { c.del(key).await }).await;
+    }
+
+    async fn await_acks(&self, nonce: u64, expected: u64) {
+        let ack = format!("hop:ack:{nonce}");
+        let deadline = Instant::now() + ACK_TIMEOUT;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            let key = ack.clone();
+            let acks: Option<Option<u64>> =
+                self.call(|mut c| async move { c.get(key).await }).await;
+            if acks.flatten().unwrap_or(0) >= expected {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    expected,
+                    "not every replica acknowledged an invalidation in time"
+                );
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// Listens for invalidations for as long as the process lives, calling `drop_local` with
+    /// each code, or with `None` when messages may have been missed.
+    pub async fn listen<F, Fut>(self, drop_local: F)
+    where
+        F: Fn(Option<String>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            if let Ok(mut pubsub) = self.client.get_async_pubsub().await {
+                if pubsub.subscribe(CHANNEL).await.is_ok() {
+                    pause = Duration::from_millis(100);
+                    drop_local(None).await;
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Ok(text) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        let Some((nonce, code)) = text.split_once(' ') else {
+                            continue;
+                        };
+                        drop_local(Some(code.to_owned())).await;
+                        self.acknowledge(nonce).await;
+                    }
+                    tracing::warn!("redis invalidation subscription lost, resubscribing");
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn acknowledge(&self, nonce: &str) {
+        let ack = format!("hop:ack:{nonce}");
+        let _: Option<()> = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .incr(&ack, 1)
+                    .ignore()
+                    .expire(&ack, 10)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+            })
+            .await;
+    }
+}
+
+fn key(code: &str) -> String {
+    format!("hop:link:{code}")
+}
+
+/// `link_id user_id url`: the URL goes last, so it may hold anything but a newline.
+fn encode(target: &Resolved) -> String {
+    format!(
+        "{} {} {}",
+        target.link_id, target.user_id, target.original_url
+    )
+}
+
+fn decode(code: &str, raw: &str) -> Option<Remote> {
+    if raw == "-" {
+        return Some(Remote::Missing);
+    }
+    let mut parts = raw.splitn(3, ' ');
+    let link_id = parts.next()?.parse().ok()?;
+    let user_id = parts.next()?.parse().ok()?;
+    let url = parts.next()?;
+    Some(Remote::Found(Resolved {
+        link_id,
+        user_id,
+        short_code: code.into(),
+        original_url: url.into(),
+    }))
+}
+
+/// Opens after [`BREAKER_THRESHOLD`] failures in a row; after [`BREAKER_OPEN`] it lets calls
+/// through again, and one success closes it.
+#[derive(Default)]
+struct Breaker {
+    failures: AtomicU32,
+    /// Milliseconds since `epoch()` until which the breaker is open; 0 when closed.
+    open_until: AtomicU64,
+}
+
+impl Breaker {
+    fn is_open(&self) -> bool {
+        let until = self.open_until.load(Ordering::Relaxed);
+        until != 0 && now_millis() < until
+    }
+
+    fn succeeded(&self) {
+        self.failures.store(0, Ordering::Relaxed);
+        self.open_until.store(0, Ordering::Relaxed);
+    }
+
+    fn failed(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= BREAKER_THRESHOLD {
+            let until = now_millis() + BREAKER_OPEN.as_millis() as u64;
+            if self.open_until.swap(until, Ordering::Relaxed) == 0 {
+                tracing::warn!("redis circuit breaker open: bypassing redis for 5 s");
+            }
+        }
+    }
+}
+
+fn now_millis() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_survives_encoding_with_spaces_in_the_url() {
+        let target = Resolved {
+            link_id: 7,
+            user_id: 3,
+            short_code: "abc123".into(),
+            original_url: "https://x.io/a b".into(),
+        };
+        assert_eq!(
+            decode("abc123", &encode(&target)),
+            Some(Remote::Found(target))
+        );
+        assert_eq!(decode("abc123", "-"), Some(Remote::Missing));
+        assert_eq!(decode("abc123", "garbage"), None);
+    }
+
+    #[test]
+    fn the_breaker_opens_after_three_failures_and_closes_on_success() {
+        let breaker = Breaker::default();
+        breaker.failed();
+        breaker.failed();
+        assert!(!breaker.is_open());
+        breaker.failed();
+        assert!(breaker.is_open());
+        breaker.succeeded();
+        assert!(!breaker.is_open());
+    }
+}

@@ -1,0 +1,208 @@
+//! Two real `hop` processes sharing PostgreSQL and Redis, as replicas behind a load balancer.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use reqwest::Client;
+use serde_json::{json, Value};
+
+use crate::harness::{Backend, TestDatabase};
+
+/// A `hop serve` child process on a loopback port the OS picked.
+struct HopProcess {
+    child: Child,
+    address: String,
+}
+
+impl HopProcess {
+    /// Starts hop and returns once it logged the address it listens on.
+    fn start(database_url: &str, redis_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hop"))
+            .arg("serve")
+            .env_clear()
+            .env("HOP_LISTEN", "127.0.0.1:0")
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("HOP_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("hop starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("hop logged before exiting")
+                .expect("log line");
+            let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+            if entry["fields"]["message"] == "listening" {
+                break entry["fields"]["address"]
+                    .as_str()
+                    .expect("address")
+                    .to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            address: format!("http://{address}"),
+        }
+    }
+}
+
+impl Drop for HopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Redis database of its own for this test, emptied first; `None` when Redis is absent.
+async fn redis_database(number: u8) -> Option<String> {
+    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = format!("{}/{number}", base.trim_end_matches('/'));
+    let client = redis::Client::open(url.as_str()).ok()?;
+    let mut connection = match client.get_multiplexed_async_connection().await {
+        Ok(connection) => connection,
+        Err(err) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("Redis at {url} is required in CI: {err}")
+        }
+        Err(_) => return None,
+    };
+    let _: () = redis::cmd("FLUSHDB")
+        .query_async(&mut connection)
+        .await
+        .ok()?;
+    Some(url)
+}
+
+async fn send(client: &Client, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
+    let mut request = client.request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    response.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_replica_takes_effect_on_the_other_at_once() {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+        eprintln!("SKIPPED: PostgreSQL is not reachable");
+        return;
+    };
+    let Some(redis) = redis_database(3).await else {
+        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+        return;
+    };
+    let a = HopProcess::start(&database.url, &redis);
+    let b = HopProcess::start(&database.url, &redis);
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let user = json!({"username": "ada", "email": "ada@example.com"});
+    let user = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/users", a.address),
+        Some(user),
+    )
+    .await;
+
+    for round in 0..20 {
+        let body = json!({"user_id": user["id"], "original_url": format!("https://x.io/{round}")});
+        let link = send(
+            &client,
+            reqwest::Method::POST,
+            format!("{}/urls", a.address),
+            Some(body),
+        )
+        .await;
+        let code = link["short_code"].as_str().expect("code").to_owned();
+        let on_b = format!("{}/{code}", b.address);
+        let link_on_a = format!("{}/urls/{}", a.address, link["id"]);
+        let status = |url: String| {
+            let client = client.clone();
+            async move { client.get(url).send().await.expect("redirect") }
+        };
+        assert_eq!(
+            status(on_b.clone()).await.status(),
+            302,
+            "round {round}: B knows the link"
+        );
+
+        let off = json!({"is_active": false});
+        send(&client, reqwest::Method::PUT, link_on_a.clone(), Some(off)).await;
+        assert_eq!(
+            status(on_b.clone()).await.status(),
+            404,
+            "round {round}: deactivated"
+        );
+
+        let moved = json!({"is_active": true, "original_url": format!("https://y.io/{round}")});
+        send(
+            &client,
+            reqwest::Method::PUT,
+            link_on_a.clone(),
+            Some(moved),
+        )
+        .await;
+        let response = status(on_b.clone()).await;
+        assert_eq!(response.status(), 302, "round {round}: reactivated");
+        assert_eq!(
+            response.headers()["location"],
+            format!("https://y.io/{round}").as_str()
+        );
+
+        client.delete(link_on_a).send().await.expect("delete");
+        assert_eq!(status(on_b).await.status(), 404, "round {round}: deleted");
+    }
+
+    drop((a, b));
+    database.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hop_serves_without_redis_when_redis_is_unreachable() {
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    // Nothing listens on port 1 of loopback: every Redis call fails fast.
+    let hop = HopProcess::start(&database.url, "redis://127.0.0.1:1");
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let user = json!({"username": "ada", "email": "ada@example.com"});
+    let user = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/users", hop.address),
+        Some(user),
+    )
+    .await;
+    let body = json!({"user_id": user["id"], "original_url": "https://x.io/a"});
+    let link = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/urls", hop.address),
+        Some(body),
+    )
+    .await;
+    let code = link["short_code"]
+        .as_str()
+        .expect("a link was created without redis");
+
+    for _ in 0..20 {
+        let response = client
+            .get(format!("{}/{code}", hop.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+    }
+}
