@@ -6,7 +6,10 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-env-changed=HOP_BUILD_COMMIT");
     // Image builds have no .git: they pass the commit in instead.
-    if let Some(commit) = std::env::var("HOP_BUILD_COMMIT").ok().filter(|c| !c.is_empty()) {
+    if let Some(commit) = std::env::var("HOP_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
         println!("cargo:rustc-env=HOP_BUILD_COMMIT={commit}");
         return;
     }

@@ -80,6 +80,9 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if matches!(self, Self::Unavailable(_) | Self::Internal(_)) {
+            metrics::counter!("hop_db_errors_total").increment(1);
+        }
         match &self {
             Self::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");

@@ -4,6 +4,7 @@ use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::Value;
 
 use super::json::{Fields, JsonObject};
+use super::openapi::*;
 use super::params::QueryMap;
 use super::ApiError;
 use crate::state::AppState;
@@ -18,7 +19,16 @@ pub fn routes() -> Router<AppState> {
 
 /// Lists events. Clicks queued before this request are written first, so a client that
 /// followed a link and then reads the log sees its click.
-async fn list(
+#[utoipa::path(get, path = "/events", tag = "events",
+    params(
+        ("url_id" = Option<i64>, Query, minimum = 1),
+        ("user_id" = Option<i64>, Query, minimum = 1),
+        ("event_type" = Option<String>, Query, min_length = 1),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+    ),
+    responses((status = 200, description = "Events by id", body = Vec<Event>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
 ) -> Result<Json<Vec<Event>>, ApiError> {
@@ -32,7 +42,14 @@ async fn list(
     Ok(Json(state.store.list_events(&filter, page).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/events", tag = "events", request_body = NewEventBody,
+    responses(
+        (status = 201, description = "The event", body = Event),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
+        (status = 404, description = "No such link or user", body = ErrorBody),
+        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Event>), ApiError> {

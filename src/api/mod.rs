@@ -4,6 +4,7 @@
 mod error;
 mod events;
 pub mod json;
+pub mod openapi;
 mod ops;
 mod params;
 mod urls;
@@ -32,6 +33,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .merge(events::routes())
         .merge(crate::redirect::routes())
         .merge(ops::routes(with_metrics))
+        .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

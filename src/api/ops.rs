@@ -12,6 +12,7 @@ use axum::{
 };
 use serde_json::json;
 
+use super::openapi::ErrorBody;
 use super::ApiError;
 use crate::state::AppState;
 
@@ -36,11 +37,18 @@ pub fn admin_routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses((status = 200, description = "The process serves HTTP")))]
+pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses(
+        (status = 200, description = "The database answers"),
+        (status = 503, description = "The database does not answer within 1 s", body = ErrorBody),
+    ))]
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let started = Instant::now();
     let answer = tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await;
     metrics::histogram!("hop_db_pool_acquire_duration_seconds")

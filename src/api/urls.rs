@@ -9,6 +9,7 @@ use axum::{
 };
 
 use super::json::{Field, Fields, JsonObject};
+use super::openapi::*;
 use super::params::{PathId, QueryMap};
 use super::ApiError;
 use crate::domain::{Origin, TargetUrl};
@@ -24,7 +25,14 @@ pub fn routes() -> Router<AppState> {
         .route("/urls/{id}", get(show).put(update).delete(remove))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/urls", tag = "urls", request_body = NewLinkBody,
+    responses(
+        (status = 201, description = "The new link with a fresh short code", body = Link),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: JsonObject,
@@ -56,7 +64,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
-async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json<Vec<Link>>, ApiError> {
+#[utoipa::path(get, path = "/urls", tag = "urls",
+    params(
+        ("user_id" = Option<i64>, Query, minimum = 1, description = "Only this user's links"),
+        ("is_active" = Option<bool>, Query, description = "true or false"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+    ),
+    responses((status = 200, description = "Links by id", body = Vec<Link>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    query: QueryMap,
+) -> Result<Json<Vec<Link>>, ApiError> {
     let filter = LinkFilter {
         user_id: query.id("user_id")?,
         is_active: query.flag("is_active")?,
@@ -65,12 +84,23 @@ async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json<Vec
     Ok(Json(state.store.list_links(&filter, page).await?))
 }
 
-async fn show(State(state): State<AppState>, PathId(id): PathId) -> Result<Json<Link>, ApiError> {
+#[utoipa::path(get, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
+    responses((status = 200, description = "The link, active or not", body = Link), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Json<Link>, ApiError> {
     let link = state.store.get_link(id).await?;
     link.map(Json).ok_or_else(|| ApiError::not_found("link"))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
+    request_body = LinkUpdateBody,
+    responses(
+        (status = 200, description = "The whole updated link", body = Link),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
     headers: HeaderMap,
@@ -102,7 +132,12 @@ async fn update(
     Ok(Json(link))
 }
 
-async fn remove(State(state): State<AppState>, PathId(id): PathId) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
+    responses((status = 204, description = "Deleted; its events stay"), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
     let link = state.store.delete_link(id).await?;
     state.links.invalidate(&link.short_code).await;
     Ok(StatusCode::NO_CONTENT)

@@ -9,6 +9,7 @@ use axum::{
 use serde::Serialize;
 
 use super::json::{Field, Fields, JsonObject};
+use super::openapi::*;
 use super::params::{PathId, QueryMap};
 use super::ApiError;
 use crate::domain::{Email, Username};
@@ -26,7 +27,14 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", get(show).put(update).delete(remove))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The new user, or the existing one for a repeat", body = User),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
+        (status = 409, description = "Username or email taken by another user", body = ErrorBody),
+        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
@@ -47,17 +55,39 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json<Vec<User>>, ApiError> {
+#[utoipa::path(get, path = "/users", tag = "users",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+    ),
+    responses((status = 200, description = "Users by id", body = Vec<User>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    query: QueryMap,
+) -> Result<Json<Vec<User>>, ApiError> {
     let page = query.page()?;
     Ok(Json(state.store.list_users(page).await?))
 }
 
-async fn show(State(state): State<AppState>, PathId(id): PathId) -> Result<Json<User>, ApiError> {
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
+    responses((status = 200, description = "The user", body = User), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<Json<User>, ApiError> {
     let user = state.store.get_user(id).await?;
     user.map(Json).ok_or_else(|| ApiError::not_found("user"))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
+    request_body = UserUpdateBody,
+    responses(
+        (status = 200, description = "The whole updated user", body = User),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 404, description = "No such row", body = ErrorBody),
+        (status = 409, description = "Username or email taken by another user", body = ErrorBody),
+        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
     body: JsonObject,
@@ -84,7 +114,15 @@ async fn update(
     Ok(Json(state.store.update_user(id, &patch).await?))
 }
 
-async fn remove(State(state): State<AppState>, PathId(id): PathId) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
+    responses(
+        (status = 204, description = "Deleted, with their links and events"),
+        (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
     let codes = state.store.delete_user(id).await?;
     for code in &codes {
         state.links.invalidate(code).await;
@@ -93,7 +131,7 @@ async fn remove(State(state): State<AppState>, PathId(id): PathId) -> Result<Sta
 }
 
 #[derive(Serialize)]
-struct BulkOutcome {
+pub(crate) struct BulkOutcome {
     /// Valid rows in the file (the contract's `n`).
     count: u64,
     imported: u64,
@@ -103,7 +141,15 @@ struct BulkOutcome {
     rejected: Vec<Rejected>,
 }
 
-async fn bulk(
+#[utoipa::path(post, path = "/users/bulk", tag = "users",
+    request_body(content = BulkUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Valid rows imported; rejected rows listed", body = BulkOutcomeSchema),
+        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
+        (status = 413, description = "File over 16 MiB", body = ErrorBody),
+        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub(crate) async fn bulk(
     State(state): State<AppState>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<BulkOutcome>), ApiError> {

@@ -30,10 +30,19 @@ pub fn routes() -> Router<AppState> {
         .route("/{code}", get(follow))
         // A trailing slash is tolerated: `/{code}/` redirects like `/{code}`.
         .route("/{code}/", get(follow))
-        .route("/urls/{id}/redirect", get(follow))
+        .route("/urls/{code}/redirect", get(follow_by_path))
 }
 
-async fn follow(
+#[utoipa::path(get, path = "/{code}", tag = "redirect",
+    params(("code" = String, Path, description = "Short code, matched exactly")),
+    responses(
+        (status = 302, description = "To the link's target (Location); records a click"),
+        (status = 404, description = "Unknown, inactive or deleted code",
+            body = crate::api::openapi::ErrorBody),
+        (status = 503, description = "Not cached and the database is not answering",
+            body = crate::api::openapi::ErrorBody),
+    ))]
+pub(crate) async fn follow(
     State(state): State<AppState>,
     method: Method,
     Path(code): Path<String>,
@@ -75,6 +84,25 @@ async fn follow(
         out.insert("x-cache", HeaderValue::from_static(layer.as_str()));
     }
     Ok(response)
+}
+
+/// `GET /urls/{code}/redirect`: the same redirect under the API's path.
+#[utoipa::path(get, path = "/urls/{code}/redirect", tag = "redirect",
+    params(("code" = String, Path, description = "Short code, matched exactly")),
+    responses(
+        (status = 302, description = "To the link's target (Location); records a click"),
+        (status = 404, description = "Unknown, inactive or deleted code",
+            body = crate::api::openapi::ErrorBody),
+        (status = 503, description = "Not cached and the database is not answering",
+            body = crate::api::openapi::ErrorBody),
+    ))]
+pub(crate) async fn follow_by_path(
+    state: State<AppState>,
+    method: Method,
+    code: Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    follow(state, method, code, headers).await
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

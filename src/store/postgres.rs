@@ -26,7 +26,9 @@ impl PgStore {
             .await?;
         // sqlx holds a PostgreSQL advisory lock while migrating, so replicas starting together
         // apply each migration once.
-        crate::store::migrator(sqlx::migrate!("./migrations/postgres")).run(&pool).await?;
+        crate::store::migrator(sqlx::migrate!("./migrations/postgres"))
+            .run(&pool)
+            .await?;
         Ok(Self {
             read: pool.clone(),
             write: pool,

@@ -8,16 +8,18 @@ use sqlx::types::Json;
 
 use crate::domain::{timestamp_format, Email, ShortCode, TargetUrl, Timestamp, Username};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
     pub email: String,
     #[serde(with = "timestamp_format")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+        example = "2026-04-03T12:00:00")]
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Link {
     pub id: i64,
     pub user_id: i64,
@@ -26,20 +28,28 @@ pub struct Link {
     pub title: Option<String>,
     pub is_active: bool,
     #[serde(with = "timestamp_format")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+        example = "2026-04-03T12:00:00")]
     pub created_at: Timestamp,
     #[serde(with = "timestamp_format")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+        example = "2026-04-03T12:00:00")]
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub url_id: i64,
     pub user_id: i64,
     pub event_type: String,
     #[serde(with = "timestamp_format")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+        example = "2026-04-03T12:00:00")]
     #[sqlx(rename = "occurred_at")]
     pub timestamp: Timestamp,
+    /// Always a JSON object.
+    #[schema(value_type = Object)]
     pub details: Json<Value>,
 }
 
@@ -184,7 +194,7 @@ pub struct EventRecord {
 }
 
 /// A row an import refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Rejected {
     pub line: u64,
     pub error: String,

@@ -29,7 +29,9 @@ impl SqliteStore {
             .acquire_timeout(acquire)
             .connect_with(options.clone())
             .await?;
-        crate::store::migrator(sqlx::migrate!("./migrations/sqlite")).run(&write).await?;
+        crate::store::migrator(sqlx::migrate!("./migrations/sqlite"))
+            .run(&write)
+            .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(settings.pool_size)
             .acquire_timeout(acquire)
