@@ -43,6 +43,15 @@ pub struct Config {
     pub click_batch: usize,
     /// How long a stopping hop waits for in-flight requests before it closes them.
     pub shutdown_grace_secs: u64,
+    /// Writes (POST/PUT/DELETE) per second per client; 0 turns the limit off.
+    pub rate_limit_per_sec: u32,
+    /// Writes a client may send in a burst above the rate.
+    pub rate_limit_burst: u32,
+    /// A header holding the client address (`x-forwarded-for`), trusted only when set: use it
+    /// behind a proxy that overwrites it.
+    pub client_ip_header: Option<String>,
+    /// Longest a request may run before hop answers 503.
+    pub request_timeout_secs: u64,
     /// Adds an `X-Cache` header to redirects, naming the layer that answered.
     pub debug_cache_header: bool,
 }
@@ -66,6 +75,10 @@ impl Default for Config {
             click_queue: 10_000,
             click_batch: 500,
             shutdown_grace_secs: 20,
+            rate_limit_per_sec: 50,
+            rate_limit_burst: 100,
+            client_ip_header: None,
+            request_timeout_secs: 10,
             debug_cache_header: false,
         }
     }
@@ -172,7 +185,7 @@ mod tests {
         let names = Config::variable_names();
         assert!(names.contains(&"HOP_LISTEN".to_string()));
         assert!(names.contains(&"DATABASE_URL".to_string()));
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 21);
     }
 
     #[test]

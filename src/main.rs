@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
+use hop::api::auth::Scope;
 use hop::{config::Config, import, server, store};
 
 #[derive(Parser)]
@@ -36,11 +37,33 @@ enum Command {
         #[arg(long)]
         events: Option<PathBuf>,
     },
+    /// Manage API keys (once one exists, the API requires a key).
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
     /// Exit 0 when the service at URL answers its health check (for container probes).
     Healthcheck {
         #[arg(default_value = "127.0.0.1:8080")]
         address: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create a key and print it (it is shown only this once).
+    Create {
+        /// Who or what the key is for.
+        #[arg(long)]
+        name: String,
+        /// read, write or admin (each includes the ones before it).
+        #[arg(long, default_value = "write")]
+        scope: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id; running replicas stop accepting it within 5 s.
+    Revoke { id: i64 },
 }
 
 #[tokio::main]
@@ -112,9 +135,44 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(3));
             }
         }
+        Command::Keys { action } => {
+            let store = store::connect(database_url.as_deref(), &config.db()).await?;
+            manage_keys(store.as_ref(), action).await?;
+        }
         Command::Healthcheck { .. } => unreachable!("handled before configuration"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn manage_keys(store: &dyn store::Store, action: KeyAction) -> anyhow::Result<()> {
+    match action {
+        KeyAction::Create { name, scope } => {
+            let Some(scope) = Scope::parse(&scope) else {
+                anyhow::bail!("--scope must be read, write or admin");
+            };
+            let (token, hash) = hop::api::auth::new_key();
+            let key = store.create_key(name.trim(), scope.as_str(), &hash).await?;
+            println!("created key {} ({}, scope {})", key.id, key.name, key.scope);
+            println!("{token}");
+            eprintln!("store it now: hop keeps only its hash and cannot show it again");
+        }
+        KeyAction::List => {
+            for key in store.list_keys().await? {
+                let state = key
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                println!(
+                    "{:>4}  {:<24} {:<6} created {}  {state}",
+                    key.id, key.name, key.scope, key.created_at
+                );
+            }
+        }
+        KeyAction::Revoke { id } => {
+            let key = store.revoke_key(id).await?;
+            println!("revoked key {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM (how orchestrators stop containers) or Ctrl-C.

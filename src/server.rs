@@ -27,7 +27,7 @@ pub struct App {
     recorder: Recorder,
     db_check: JoinHandle<()>,
     grace: Duration,
-    admin_separate: bool,
+    edge: api::EdgeSettings,
 }
 
 impl App {
@@ -69,15 +69,24 @@ impl App {
         Ok(Self {
             state,
             recorder,
-            db_check: tokio::spawn(check_database(store)),
+            db_check: tokio::spawn(check_database(store.clone())),
             grace: Duration::from_secs(config.shutdown_grace_secs),
-            admin_separate: config.admin_listen.is_some(),
+            edge: api::EdgeSettings {
+                with_metrics: config.admin_listen.is_none(),
+                request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
+                write_limiter: api::WriteLimiter::new(
+                    config.rate_limit_per_sec,
+                    config.rate_limit_burst,
+                    config.client_ip_header.as_deref(),
+                ),
+                keys: api::auth::KeyRing::load(store.clone()).await,
+            },
         })
     }
 
     /// The main listener's routes.
     pub fn router(&self) -> Router {
-        api::router(self.state.clone(), !self.admin_separate)
+        api::router(self.state.clone(), self.edge.clone())
     }
 }
 

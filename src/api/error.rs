@@ -20,6 +20,12 @@ pub enum ApiError {
         message: String,
         details: BTreeMap<String, String>,
     },
+    /// 401: API keys are configured and the request has none, or an unknown one.
+    #[error("this call needs an API key: send Authorization: Bearer <key>")]
+    Unauthorized,
+    /// 403: the key's scope does not cover the call; names the scope needed.
+    #[error("this call needs a key with the {0} scope")]
+    Forbidden(&'static str),
     /// 404: the path or the named row does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -32,6 +38,12 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 429 with `Retry-After`: this client wrote too often.
+    #[error("too many requests: slow down and retry after {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
+    /// 503 with `Retry-After`: the request ran past hop's deadline.
+    #[error("the request took too long; retry shortly")]
+    Timeout,
     /// 503 with `Retry-After`: the database is not answering. The cause goes to the log only.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -61,11 +73,14 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,10 +116,15 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (self.status(), Json(ErrorBody { error, details })).into_response();
-        if matches!(self, Self::Unavailable(_)) {
+        let retry_after = match &self {
+            Self::Unavailable(_) | Self::Timeout => Some(1),
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

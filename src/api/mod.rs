@@ -1,14 +1,18 @@
 //! The JSON API of `../shared/contract/API.md`: one module per resource, the strict body and
 //! query parsing they share, and the error type every handler returns.
 
+pub mod auth;
 mod error;
 mod events;
+mod guard;
 pub mod json;
 pub mod openapi;
 mod ops;
 mod params;
 mod urls;
 mod users;
+
+use std::time::Duration;
 
 use axum::{extract::DefaultBodyLimit, middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -24,9 +28,22 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest CSV upload to `/users/bulk`.
 pub const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
 
+pub use guard::WriteLimiter;
+
+/// How the edge treats requests.
+#[derive(Clone)]
+pub struct EdgeSettings {
+    /// False when `/metrics` moved to the admin listener.
+    pub with_metrics: bool,
+    pub request_timeout: Duration,
+    pub write_limiter: Option<WriteLimiter>,
+    pub keys: auth::KeyRing,
+}
+
 /// Every route of the main listener, with its middleware. Does no I/O, so tests can drive it
-/// directly. `with_metrics` is false when `/metrics` moved to the admin listener.
-pub fn router(state: AppState, with_metrics: bool) -> Router {
+/// directly.
+pub fn router(state: AppState, edge: EdgeSettings) -> Router {
+    let with_metrics = edge.with_metrics;
     Router::new()
         .merge(users::routes())
         .merge(urls::routes())
@@ -37,6 +54,16 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(edge.keys, auth::require_key))
+        .layer(middleware::from_fn_with_state(
+            edge.write_limiter,
+            guard::limit_writes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            edge.request_timeout,
+            guard::deadline,
+        ))
+        .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(telemetry::trace_layer())
         .layer(PropagateRequestIdLayer::x_request_id())

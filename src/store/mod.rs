@@ -62,6 +62,13 @@ pub trait Store: Send + Sync + 'static {
     /// vanished meanwhile are skipped, not allowed to sink the batch.
     async fn record_clicks(&self, clicks: &[Click]) -> StoreResult<u64>;
 
+    /// Stores a key's hash under a name and scope.
+    async fn create_key(&self, name: &str, scope: &str, hash: &str) -> StoreResult<ApiKey>;
+    async fn list_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_key(&self, id: i64) -> StoreResult<ApiKey>;
+    /// `(hash, scope, revoked)` of every key ever created.
+    async fn key_hashes(&self) -> StoreResult<Vec<(String, String, bool)>>;
+
     /// Each import runs in one transaction: the file lands whole or not at all.
     async fn import_users(&self, rows: &[UserRecord]) -> StoreResult<ImportTally>;
     async fn import_links(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally>;

@@ -230,3 +230,15 @@ impl ImportTally {
         self.rejected.sort_by_key(|r| r.line);
     }
 }
+
+/// An API key as listed; the key itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    #[serde(with = "timestamp_format")]
+    pub created_at: Timestamp,
+    #[serde(skip)]
+    pub revoked_at: Option<Timestamp>,
+}

@@ -471,6 +471,50 @@ macro_rules! sql_store {
                 }
             }
 
+            async fn create_key(&self, name: &str, scope: &str, hash: &str) -> StoreResult<ApiKey> {
+                let key = sqlx::query_as::<$db, ApiKey>(
+                    "INSERT INTO api_keys (name, scope, key_hash, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id, name, scope, created_at, revoked_at",
+                )
+                .bind(name)
+                .bind(scope)
+                .bind(hash)
+                .bind(now())
+                .fetch_one(&self.write)
+                .await?;
+                Ok(key)
+            }
+
+            async fn list_keys(&self) -> StoreResult<Vec<ApiKey>> {
+                let keys = sqlx::query_as::<$db, ApiKey>(
+                    "SELECT id, name, scope, created_at, revoked_at FROM api_keys ORDER BY id",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                Ok(keys)
+            }
+
+            async fn revoke_key(&self, id: i64) -> StoreResult<ApiKey> {
+                let key = sqlx::query_as::<$db, ApiKey>(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
+                     RETURNING id, name, scope, created_at, revoked_at",
+                )
+                .bind(now())
+                .bind(id)
+                .fetch_optional(&self.write)
+                .await?;
+                key.ok_or(StoreError::NotFound("key"))
+            }
+
+            async fn key_hashes(&self) -> StoreResult<Vec<(String, String, bool)>> {
+                let keys = sqlx::query_as::<$db, (String, String, bool)>(
+                    "SELECT key_hash, scope, revoked_at IS NOT NULL FROM api_keys",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                Ok(keys)
+            }
+
             async fn import_users(&self, rows: &[UserRecord]) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
                 let mut tx = self.write.begin().await?;

@@ -1,8 +1,13 @@
 //! Starts hop for one test: its own database, its own port, no sleeps.
 
 use std::{
+    io::{BufRead, BufReader},
     path::PathBuf,
-    sync::atomic::{AtomicU32, Ordering},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use hop::config::{Config, Secret};
@@ -292,4 +297,97 @@ pub async fn expect_error(response: Response, status: u16) -> Value {
         "{body}"
     );
     body
+}
+
+/// A `hop serve` child process on a loopback port the OS picked, with its log kept.
+pub struct HopProcess {
+    child: Child,
+    pub address: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl HopProcess {
+    /// Starts hop with only `env` (plus `HOP_LISTEN=127.0.0.1:0`) and returns once it logged
+    /// the address it listens on.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hop"))
+            .arg("serve")
+            .env_clear()
+            .env("HOP_LISTEN", "127.0.0.1:0")
+            .env("HOP_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hop starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let errors = log.clone();
+        std::thread::spawn(move || {
+            stderr
+                .lines()
+                .map_while(Result::ok)
+                .for_each(|line| errors.lock().unwrap().push(line))
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("hop logged before exiting")
+                .expect("log line");
+            log.lock().unwrap().push(line.clone());
+            let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+            if entry["fields"]["message"] == "listening" {
+                break entry["fields"]["address"]
+                    .as_str()
+                    .expect("address")
+                    .to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|line| kept.lock().unwrap().push(line))
+        });
+        Self {
+            child,
+            address: format!("http://{address}"),
+            log,
+        }
+    }
+
+    /// Stops hop with SIGTERM and waits for it to exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child
+            .wait()
+            .map(|status| status.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for HopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `hop ARGS` to completion with only `env`; returns stdout.
+pub fn hop_command(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_hop"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("hop runs");
+    assert!(
+        output.status.success(),
+        "hop {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
 }

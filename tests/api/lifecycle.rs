@@ -81,3 +81,57 @@ async fn stopping_writes_every_queued_click(mut app: TestApp) {
     let clicks = store.list_events(&filter, None).await.unwrap();
     assert_eq!(clicks.len(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_over_the_rate_limit_get_429_with_retry_after() {
+    let database = crate::harness::TestDatabase::create(crate::harness::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let config = hop::config::Config {
+        rate_limit_per_sec: 1,
+        rate_limit_burst: 2,
+        ..Default::default()
+    };
+    let app = TestApp::spawn(database.url.clone(), config).await;
+
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for n in 0..3 {
+            let body = json!({"username": format!("u{n}"), "email": format!("u{n}@x.io")});
+            let response = app.post("/users", body).await;
+            statuses.push(response.status().as_u16());
+            if response.status() == 429 {
+                assert_eq!(response.headers()["retry-after"], "1");
+                expect_error(response, 429).await;
+            }
+        }
+        statuses
+    };
+
+    assert_eq!(statuses, vec![201, 201, 429]);
+    assert_eq!(
+        app.get("/users").await.status(),
+        200,
+        "reads are not limited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let database = crate::harness::TestDatabase::create(crate::harness::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let app = TestApp::spawn(database.url.clone(), Default::default()).await;
+
+    for path in ["/health", "/users", "/nosuch", "/docs", "/openapi.json"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+    }
+}

@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod access;
 mod concurrency;
 mod config_docs;
 mod events;

@@ -1,65 +1,9 @@
 //! Two real `hop` processes sharing PostgreSQL and Redis, as replicas behind a load balancer.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
-
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::harness::{Backend, TestDatabase};
-
-/// A `hop serve` child process on a loopback port the OS picked.
-struct HopProcess {
-    child: Child,
-    address: String,
-}
-
-impl HopProcess {
-    /// Starts hop and returns once it logged the address it listens on.
-    fn start(database_url: &str, redis_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hop"))
-            .arg("serve")
-            .env_clear()
-            .env("HOP_LISTEN", "127.0.0.1:0")
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url)
-            .env("HOP_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("hop starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("hop logged before exiting")
-                .expect("log line");
-            let entry: Value = serde_json::from_str(&line).unwrap_or_default();
-            if entry["fields"]["message"] == "listening" {
-                break entry["fields"]["address"]
-                    .as_str()
-                    .expect("address")
-                    .to_owned();
-            }
-        };
-        // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            address: format!("http://{address}"),
-        }
-    }
-}
-
-impl Drop for HopProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::harness::{Backend, HopProcess, TestDatabase};
 
 /// A Redis database of its own for this test, emptied first; `None` when Redis is absent.
 async fn redis_database(number: u8) -> Option<String> {
@@ -99,8 +43,8 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_at_once() {
         eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
         return;
     };
-    let a = HopProcess::start(&database.url, &redis);
-    let b = HopProcess::start(&database.url, &redis);
+    let a = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
+    let b = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -171,7 +115,10 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_at_once() {
 async fn hop_serves_without_redis_when_redis_is_unreachable() {
     let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     // Nothing listens on port 1 of loopback: every Redis call fails fast.
-    let hop = HopProcess::start(&database.url, "redis://127.0.0.1:1");
+    let hop = HopProcess::start(&[
+        ("DATABASE_URL", &database.url),
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+    ]);
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
