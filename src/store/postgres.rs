@@ -4,9 +4,10 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres};
+use sqlx::{ConnectOptions, PgConnection, Postgres};
 
 use crate::config::DbSettings;
+use crate::store::{ImportTally, LinkRecord, StoreError, StoreResult};
 
 pub struct PgStore {
     read: PgPool,
@@ -18,6 +19,9 @@ impl PgStore {
         let timeout = settings.statement_timeout_ms.to_string();
         let options = PgConnectOptions::from_str(url)?
             .application_name("hop")
+            // sqlx would log the whole text of slow statements, which for a bulk import is
+            // megabytes per line; slowness shows in the request latency metrics instead.
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
             .options([("statement_timeout", timeout.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
@@ -62,6 +66,119 @@ impl PgStore {
         sqlx::query(&sql).execute(&mut *conn).await?;
         Ok(())
     }
+}
+
+/// Below this many rows the batched path is as fast and simpler to follow.
+const COPY_THRESHOLD: usize = 10_000;
+
+impl PgStore {
+    /// Large link files go through COPY into a temporary table, then are checked and merged by
+    /// set-based statements: several times the speed of batched INSERTs on a million rows.
+    async fn import_links_fast(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally> {
+        if rows.len() < COPY_THRESHOLD {
+            return self.import_links_batched(rows).await;
+        }
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "CREATE TEMP TABLE staged_urls (line BIGINT, id BIGINT, user_id BIGINT, \
+             short_code TEXT, original_url TEXT, title TEXT, is_active BOOLEAN, \
+             created_at TIMESTAMP(0), updated_at TIMESTAMP(0)) ON COMMIT DROP",
+        )
+        .execute(&mut *tx)
+        .await?;
+        copy_links(&mut tx, rows).await?;
+
+        let mut tally = ImportTally::default();
+        let missing_users = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT s.line, s.user_id FROM staged_urls s \
+             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (line, user) in missing_users {
+            tally.reject(line as u64, format!("user {user} does not exist"));
+        }
+        let taken_codes = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT s.line, u.id FROM staged_urls s \
+             JOIN urls u ON u.short_code = s.short_code AND u.id <> s.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (line, owner) in taken_codes {
+            tally.reject(line as u64, format!("short_code belongs to link {owner}"));
+        }
+        let rejected: Vec<i64> = tally.rejected.iter().map(|r| r.line as i64).collect();
+        sqlx::query("DELETE FROM staged_urls WHERE line = ANY($1)")
+            .bind(&rejected)
+            .execute(&mut *tx)
+            .await?;
+
+        let (staged, created, unchanged) = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT count(*), count(*) FILTER (WHERE u.id IS NULL), \
+             count(*) FILTER (WHERE u.id IS NOT NULL AND (u.user_id, u.short_code, \
+             u.original_url, u.title, u.is_active, u.created_at, u.updated_at) \
+             IS NOT DISTINCT FROM (s.user_id, s.short_code, s.original_url, s.title, \
+             s.is_active, s.created_at, s.updated_at)) \
+             FROM staged_urls s LEFT JOIN urls u ON u.id = s.id",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, \
+             created_at, updated_at) \
+             SELECT s.id, s.user_id, s.short_code, s.original_url, s.title, s.is_active, \
+             s.created_at, s.updated_at FROM staged_urls s \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+             short_code = excluded.short_code, original_url = excluded.original_url, \
+             title = excluded.title, is_active = excluded.is_active, \
+             created_at = excluded.created_at, updated_at = excluded.updated_at \
+             WHERE (urls.user_id, urls.short_code, urls.original_url, urls.title, \
+             urls.is_active, urls.created_at, urls.updated_at) IS DISTINCT FROM \
+             (excluded.user_id, excluded.short_code, excluded.original_url, excluded.title, \
+             excluded.is_active, excluded.created_at, excluded.updated_at)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        Self::after_explicit_ids(&mut tx, "urls").await?;
+        tx.commit().await?;
+
+        tally.created = created as u64;
+        tally.unchanged = unchanged as u64;
+        tally.updated = (staged - created - unchanged) as u64;
+        tally.rejected.sort_by_key(|r| r.line);
+        Ok(tally)
+    }
+}
+
+/// Streams `rows` into `staged_urls` as CSV, a few thousand rows per message.
+async fn copy_links(conn: &mut PgConnection, rows: &[LinkRecord]) -> StoreResult<()> {
+    let encode = |err: csv::Error| StoreError::Database(sqlx::Error::Encode(err.into()));
+    let mut copy = conn
+        .copy_in_raw("COPY staged_urls FROM STDIN (FORMAT csv)")
+        .await?;
+    for chunk in rows.chunks(5_000) {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for row in chunk {
+            csv.write_record([
+                row.line.to_string().as_str(),
+                row.id.to_string().as_str(),
+                row.user_id.to_string().as_str(),
+                row.short_code.as_str(),
+                row.original_url.as_str(),
+                row.title.as_deref().unwrap_or(""),
+                if row.is_active { "true" } else { "false" },
+                row.created_at.to_string().as_str(),
+                row.updated_at.to_string().as_str(),
+            ])
+            .map_err(encode)?;
+        }
+        let bytes = csv
+            .into_inner()
+            .map_err(|err| encode(err.into_error().into()))?;
+        copy.send(bytes).await?;
+    }
+    copy.finish().await?;
+    Ok(())
 }
 
 sql_store!(PgStore, Postgres, "postgres");

@@ -20,7 +20,7 @@ macro_rules! sql_store {
         use $crate::store::*;
 
         /// Rows per statement when importing; keeps every backend under its parameter limit.
-        const IMPORT_CHUNK: usize = 500;
+        const IMPORT_CHUNK: usize = 4000;
         /// Fresh codes tried before a create gives up; with 62^6 codes a second try is rare.
         const CODE_ATTEMPTS: usize = 8;
 
@@ -590,6 +590,18 @@ macro_rules! sql_store {
             }
 
             async fn import_links(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally> {
+                self.import_links_fast(rows).await
+            }
+
+            async fn import_events(&self, rows: &[EventRecord]) -> StoreResult<ImportTally> {
+                self.import_events_batched(rows).await
+            }
+        }
+
+        impl $store {
+            /// Links in batches of multi-row upserts; `import_links_fast` picks this or a
+            /// backend's own bulk path.
+            async fn import_links_batched(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {
@@ -676,7 +688,10 @@ macro_rules! sql_store {
                 Ok(tally)
             }
 
-            async fn import_events(&self, rows: &[EventRecord]) -> StoreResult<ImportTally> {
+            async fn import_events_batched(
+                &self,
+                rows: &[EventRecord],
+            ) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {

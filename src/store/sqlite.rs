@@ -5,7 +5,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
 
 use crate::config::DbSettings;
 
@@ -21,6 +21,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // See postgres.rs: slow statements show in the latency metrics, not as huge logs.
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
             .busy_timeout(Duration::from_millis(settings.statement_timeout_ms));
         let acquire = Duration::from_millis(settings.acquire_timeout_ms);
 
@@ -48,6 +50,14 @@ impl SqliteStore {
             in_use: open.saturating_sub(idle),
             max: self.read.options().get_max_connections() + 1,
         }
+    }
+
+    /// SQLite has no faster bulk path than batched inserts on its one writer.
+    async fn import_links_fast(
+        &self,
+        rows: &[crate::store::LinkRecord],
+    ) -> crate::store::StoreResult<crate::store::ImportTally> {
+        self.import_links_batched(rows).await
     }
 
     /// SQLite's AUTOINCREMENT already continues above the largest id ever inserted.

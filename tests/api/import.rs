@@ -5,6 +5,7 @@ use crate::both_backends;
 use crate::harness::{json, seed_dir, TestApp};
 
 both_backends!(
+    a_large_link_file_takes_the_bulk_path_with_the_same_rules,
     the_sample_data_imports_whole_and_a_second_import_changes_nothing,
     broken_rows_are_reported_by_line_and_good_rows_land,
 );
@@ -99,4 +100,79 @@ async fn broken_rows_are_reported_by_line_and_good_rows_land(app: TestApp) {
         )
     );
     assert_eq!(links.rejected.len(), 3);
+}
+
+/// Over PostgreSQL's COPY threshold (10,000 rows): the same outcome as the batched path.
+async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp) {
+    app.seed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write_links = |changed_title: &str| {
+        let mut csv = String::from(
+            "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n",
+        );
+        for n in 0..12_000 {
+            let (id, user) = (5_001 + n, 1 + n % 400);
+            let title = if n == 7 {
+                changed_title.to_owned()
+            } else {
+                format!("T{n}")
+            };
+            csv.push_str(&format!(
+                "{id},{user},bulk{n:06},https://example.com/bulk/{n},{title},True,\
+                 2025-01-01 00:00:00,2025-01-02 00:00:00\n"
+            ));
+        }
+        csv.push_str(
+            "17001,999,bulkx1,https://example.com/x,,True,2025-01-01 00:00:00,\
+                      2025-01-01 00:00:00\n",
+        );
+        csv.push_str(
+            "17002,1,WqxP6K,https://example.com/y,,True,2025-01-01 00:00:00,\
+                      2025-01-01 00:00:00\n",
+        );
+        std::fs::write(dir.path().join("urls.csv"), csv).unwrap();
+    };
+    let store = app.store().await;
+    let import = || async {
+        let paths = ImportPaths::from_dir(dir.path()).unwrap();
+        run(store.as_ref(), &paths).await.unwrap().remove(0).tally
+    };
+
+    write_links("first");
+    let first = import().await;
+    write_links("second");
+    let second = import().await;
+
+    assert_eq!(
+        (first.created, first.updated, first.unchanged),
+        (12_000, 0, 0)
+    );
+    let rejected: Vec<(u64, &str)> = first
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.error.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (12_002, "user 999 does not exist"),
+            (12_003, "short_code belongs to link 1")
+        ]
+    );
+    assert_eq!(
+        (second.created, second.updated, second.unchanged),
+        (0, 1, 11_999)
+    );
+    let changed = json(app.get("/urls/5008").await).await;
+    assert_eq!(changed["title"], "second");
+    let redirect = app.get("/bulk011999").await;
+    assert_eq!(
+        redirect.headers()["location"],
+        "https://example.com/bulk/11999"
+    );
+    let next = app.link(1, "https://example.com/after").await;
+    assert_eq!(
+        next["id"], 17_001,
+        "ids continue above the largest imported one"
+    );
 }
