@@ -25,6 +25,21 @@ use crate::store::Click;
 /// Longest referrer or user agent kept in a click's details, in bytes.
 const MAX_HEADER_KEPT: usize = 512;
 
+/// What both redirect paths answer, for the API description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum RedirectResponses {
+    /// To the link's target (Location); records a click unless the method is HEAD.
+    #[response(status = 302)]
+    Found,
+    /// Unknown, inactive or deleted code.
+    #[response(status = 404)]
+    NotFound(#[to_schema] crate::api::openapi::ErrorBody),
+    /// Not cached and the database is not answering.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] crate::api::openapi::ErrorBody),
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{code}", get(follow))
@@ -35,13 +50,7 @@ pub fn routes() -> Router<AppState> {
 
 #[utoipa::path(get, path = "/{code}", tag = "redirect",
     params(("code" = String, Path, description = "Short code, matched exactly")),
-    responses(
-        (status = 302, description = "To the link's target (Location); records a click"),
-        (status = 404, description = "Unknown, inactive or deleted code",
-            body = crate::api::openapi::ErrorBody),
-        (status = 503, description = "Not cached and the database is not answering",
-            body = crate::api::openapi::ErrorBody),
-    ))]
+    responses(RedirectResponses))]
 pub(crate) async fn follow(
     State(state): State<AppState>,
     method: Method,
@@ -89,13 +98,7 @@ pub(crate) async fn follow(
 /// `GET /urls/{code}/redirect`: the same redirect under the API's path.
 #[utoipa::path(get, path = "/urls/{code}/redirect", tag = "redirect",
     params(("code" = String, Path, description = "Short code, matched exactly")),
-    responses(
-        (status = 302, description = "To the link's target (Location); records a click"),
-        (status = 404, description = "Unknown, inactive or deleted code",
-            body = crate::api::openapi::ErrorBody),
-        (status = 503, description = "Not cached and the database is not answering",
-            body = crate::api::openapi::ErrorBody),
-    ))]
+    responses(RedirectResponses))]
 pub(crate) async fn follow_by_path(
     state: State<AppState>,
     method: Method,

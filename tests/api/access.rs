@@ -1,16 +1,9 @@
 //! API keys and secrets, driven through the real binary.
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{hop_command, Backend, HopProcess, TestDatabase};
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use crate::harness::{hop_command, http_client, Backend, HopProcess, TestDatabase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_a_key_exists_the_api_needs_one_with_the_right_scope() {
@@ -27,7 +20,7 @@ async fn once_a_key_exists_the_api_needs_one_with_the_right_scope() {
     );
     let reader = reader.lines().last().expect("token line").to_owned();
     let hop = HopProcess::start(&env);
-    let client = client();
+    let client = http_client();
     let users = format!("{}/users", hop.address);
     let body = json!({"username": "ada", "email": "ada@example.com"});
 
@@ -98,7 +91,7 @@ async fn a_revoked_key_is_refused_and_without_keys_the_api_is_open_with_a_warnin
     hop_command(&["keys", "revoke", &id], &env);
 
     let hop = HopProcess::start(&env);
-    let response = client()
+    let response = http_client()
         .get(format!("{}/users", hop.address))
         .bearer_auth(&token)
         .send()
@@ -131,7 +124,7 @@ async fn no_secret_reaches_the_log() {
         ("REDIS_URL", "redis://:redis-s3cret@127.0.0.1:1"),
         ("HOP_LOG", "debug"),
     ]);
-    let client = client();
+    let client = http_client();
 
     client
         .get(format!("{}/users", hop.address))

@@ -376,6 +376,25 @@ impl Drop for HopProcess {
     }
 }
 
+/// A client that reports redirects instead of following them.
+pub fn http_client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Creates the user `name` on the hop at `address` and returns it.
+pub async fn create_user(client: &Client, address: &str, name: &str) -> Value {
+    let body = serde_json::json!({"username": name, "email": format!("{name}@example.com")});
+    let response = client
+        .post(format!("{address}/users"))
+        .json(&body)
+        .send()
+        .await;
+    response.expect("request").json().await.expect("a user")
+}
+
 /// Runs `hop ARGS` to completion with only `env`; returns stdout.
 pub fn hop_command(args: &[&str], env: &[(&str, &str)]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_hop"))

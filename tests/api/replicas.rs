@@ -3,7 +3,7 @@
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::harness::{Backend, HopProcess, TestDatabase};
+use crate::harness::{create_user, http_client, Backend, HopProcess, TestDatabase};
 
 /// A Redis database of its own for this test, emptied first; `None` when Redis is absent.
 async fn redis_database(number: u8) -> Option<String> {
@@ -45,18 +45,8 @@ async fn a_change_on_one_replica_takes_effect_on_the_other_at_once() {
     };
     let a = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
     let b = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let user = json!({"username": "ada", "email": "ada@example.com"});
-    let user = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{}/users", a.address),
-        Some(user),
-    )
-    .await;
+    let client = http_client();
+    let user = create_user(&client, &a.address, "ada").await;
 
     for round in 0..20 {
         let body = json!({"user_id": user["id"], "original_url": format!("https://x.io/{round}")});
@@ -119,19 +109,9 @@ async fn hop_serves_without_redis_when_redis_is_unreachable() {
         ("DATABASE_URL", &database.url),
         ("REDIS_URL", "redis://127.0.0.1:1"),
     ]);
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = http_client();
 
-    let user = json!({"username": "ada", "email": "ada@example.com"});
-    let user = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{}/users", hop.address),
-        Some(user),
-    )
-    .await;
+    let user = create_user(&client, &hop.address, "ada").await;
     let body = json!({"user_id": user["id"], "original_url": "https://x.io/a"});
     let link = send(
         &client,
