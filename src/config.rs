@@ -131,11 +131,22 @@ impl Config {
 }
 
 /// What the store needs to know to open its pool.
+///
+/// The statement timeout suits requests; batch commands (`hop import`, `hop migrate`) use
+/// [`DbSettings::for_batch_work`], whose single statements may rightly run for minutes.
 #[derive(Debug, Clone)]
 pub struct DbSettings {
     pub pool_size: u32,
     pub acquire_timeout_ms: u64,
     pub statement_timeout_ms: u64,
+}
+
+impl DbSettings {
+    /// The same pool with a statement timeout of 30 minutes.
+    pub fn for_batch_work(mut self) -> Self {
+        self.statement_timeout_ms = 30 * 60 * 1000;
+        self
+    }
 }
 
 impl Default for DbSettings {

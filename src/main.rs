@@ -108,7 +108,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             server::run(app, listener, admin, shutdown_signal()).await?;
         }
         Command::Migrate => {
-            store::connect(database_url.as_deref(), &config.db()).await?;
+            store::connect(database_url.as_deref(), &config.db().for_batch_work()).await?;
             println!("migrations applied");
         }
         Command::Import {
@@ -125,7 +125,8 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     events,
                 },
             };
-            let store = store::connect(database_url.as_deref(), &config.db()).await?;
+            let store =
+                store::connect(database_url.as_deref(), &config.db().for_batch_work()).await?;
             let reports = import::run(store.as_ref(), &paths).await?;
             import::print_summary(&reports);
             if reports
