@@ -92,7 +92,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(Path::new(&path)));
         }
         figment
-            .merge(Env::prefixed("HOP_").ignore(&["config"]))
+            // `cargo run` hands the program the variables build.rs set, HOP_BUILD_COMMIT too.
+            .merge(Env::prefixed("HOP_").ignore(&["config", "build_commit"]))
             .merge(Env::raw().only(&["database_url", "redis_url"]))
             .extract()
             .map_err(Box::new)

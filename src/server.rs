@@ -20,6 +20,8 @@ use crate::telemetry::Metrics;
 /// How often the background check updates `hop_db_up`.
 const DB_CHECK_EVERY: Duration = Duration::from_secs(5);
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a starting hop waits for its database before giving up.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
 
 /// A wired service, ready to serve.
 pub struct App {
@@ -35,11 +37,7 @@ impl App {
     /// check, and builds the shared state.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let url = config.database_url.as_ref().map(|url| url.expose());
-        let store: Arc<dyn Store> = Arc::from(
-            store::connect(url, &config.db())
-                .await
-                .context("cannot open the database")?,
-        );
+        let store: Arc<dyn Store> = Arc::from(connect_patiently(url, config).await?);
         tracing::info!(backend = store.backend(), "database ready");
 
         let metrics = Metrics::install();
@@ -87,6 +85,27 @@ impl App {
     /// The main listener's routes.
     pub fn router(&self) -> Router {
         api::router(self.state.clone(), self.edge.clone())
+    }
+}
+
+/// Connects, retrying for up to [`CONNECT_PATIENCE`]: replicas often start while their
+/// database is still coming up or failing over.
+async fn connect_patiently(url: Option<&str>, config: &Config) -> anyhow::Result<Box<dyn Store>> {
+    let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match store::connect(url, &config.db()).await {
+            Ok(store) => return Ok(store),
+            Err(err) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "database not reachable yet, retrying"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err.context("cannot open the database")),
+        }
     }
 }
 

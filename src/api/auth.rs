@@ -172,7 +172,7 @@ pub async fn require_key(State(ring): State<KeyRing>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match token.map(|token| ring.scope_of(token.trim())) {
         None | Some(None) => ApiError::Unauthorized.into_response(),
         Some(Some(have)) if have < need => ApiError::Forbidden(need.as_str()).into_response(),
@@ -180,9 +180,24 @@ pub async fn require_key(State(ring): State<KeyRing>, request: Request, next: Ne
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+    }
 
     #[test]
     fn scopes_grow_read_write_admin() {

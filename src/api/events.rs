@@ -24,10 +24,10 @@ pub fn routes() -> Router<AppState> {
         ("url_id" = Option<i64>, Query, minimum = 1),
         ("user_id" = Option<i64>, Query, minimum = 1),
         ("event_type" = Option<String>, Query, min_length = 1),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Events by id", body = Vec<Event>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+    responses((status = 200, description = "Events by id", body = Vec<Event>), ReadErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -45,9 +45,8 @@ pub(crate) async fn list(
 #[utoipa::path(post, path = "/events", tag = "events", request_body = NewEventBody,
     responses(
         (status = 201, description = "The event", body = Event),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
         (status = 404, description = "No such link or user", body = ErrorBody),
-        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,

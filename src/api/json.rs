@@ -83,6 +83,10 @@ impl<'a> Fields<'a> {
         match self.object.get(key) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
+            Some(Value::String(text)) if text.contains('\0') => {
+                self.problem(key, "must not contain NUL characters");
+                Field::Absent
+            }
             Some(Value::String(text)) if text.trim().is_empty() => Field::Null,
             Some(Value::String(text)) => Field::Set(text.trim().to_owned()),
             Some(_) => {
@@ -156,6 +160,10 @@ impl<'a> Fields<'a> {
     pub fn optional_object(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.object.get(key) {
             None | Some(Value::Null) => None,
+            Some(Value::Object(map)) if has_nul(&Value::Object(map.clone())) => {
+                self.problem(key, "must not contain NUL characters");
+                None
+            }
             Some(Value::Object(map)) => Some(map.clone()),
             Some(_) => {
                 self.problem(key, "must be a JSON object");
@@ -171,6 +179,18 @@ impl<'a> Fields<'a> {
         } else {
             Err(ApiError::invalid_fields(self.problems))
         }
+    }
+}
+
+/// Whether any string or key in `value` holds a NUL, which PostgreSQL cannot store.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains('\0') || has_nul(item)),
+        _ => false,
     }
 }
 
@@ -213,6 +233,18 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_strings_and_objects() {
+        let body = object(json!({"a": "x\0y", "d": {"k": ["ok", "n\0"]}}));
+        let mut fields = Fields::new(&body);
+        assert_eq!(fields.string("a"), Field::Absent);
+        assert_eq!(fields.optional_object("d"), None);
+        assert_eq!(
+            fields.finish().unwrap_err().to_string(),
+            "invalid fields: a, d"
+        );
     }
 
     #[test]

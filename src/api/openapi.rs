@@ -92,6 +92,48 @@ pub struct BulkOutcomeSchema {
     rejected: Vec<crate::store::Rejected>,
 }
 
+/// Errors any API read may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ReadErrors {
+    /// A query parameter is malformed.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// API keys are configured and none (or an unknown one) was sent.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// The key's scope does not cover the call.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
+    /// The database is not answering or the request ran too long; see `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
+/// Errors any API write may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteErrors {
+    /// Malformed input; `details` names each bad field.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// API keys are configured and none (or an unknown one) was sent.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// The key's scope does not cover the call.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
+    /// The body is over the size limit.
+    #[response(status = 413)]
+    TooLarge(#[to_schema] ErrorBody),
+    /// This client wrote too often; see `Retry-After`.
+    #[response(status = 429)]
+    TooManyRequests(#[to_schema] ErrorBody),
+    /// The database is not answering or the request ran too long; see `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -63,16 +63,20 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 fn not_ready(cause: &str) -> Response {
     tracing::warn!(error = cause, "not ready: database check failed");
     let body = Json(json!({"error": "not ready: the database is not answering"}));
-    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        body,
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.metrics_token {
-        let expected = format!("Bearer {}", token.expose());
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
+        if given.and_then(super::auth::bearer_token) != Some(token.expose()) {
             let body = Json(json!({"error": "metrics need Authorization: Bearer <token>"}));
             return (StatusCode::UNAUTHORIZED, body).into_response();
         }

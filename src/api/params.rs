@@ -71,6 +71,7 @@ impl QueryMap {
         match self.0.get(key).map(|raw| raw.trim()) {
             None => Ok(None),
             Some("") => Err(bad_param(key, "must not be empty")),
+            Some(text) if text.contains('\0') => Err(bad_param(key, "must not contain NUL")),
             Some(text) => Ok(Some(text.to_owned())),
         }
     }

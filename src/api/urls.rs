@@ -28,9 +28,8 @@ pub fn routes() -> Router<AppState> {
 #[utoipa::path(post, path = "/urls", tag = "urls", request_body = NewLinkBody,
     responses(
         (status = 201, description = "The new link with a fresh short code", body = Link),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -68,10 +67,10 @@ pub(crate) async fn create(
     params(
         ("user_id" = Option<i64>, Query, minimum = 1, description = "Only this user's links"),
         ("is_active" = Option<bool>, Query, description = "true or false"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Links by id", body = Vec<Link>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+    responses((status = 200, description = "Links by id", body = Vec<Link>), ReadErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -84,8 +83,13 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_links(&filter, page).await?))
 }
 
-#[utoipa::path(get, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
-    responses((status = 200, description = "The link, active or not", body = Link), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+#[utoipa::path(get, path = "/urls/{id}", tag = "urls",
+    params(("id" = i64, Path, description = "Positive integer id")),
+    responses(
+        (status = 200, description = "The link, active or not", body = Link),
+        (status = 404, description = "No such row", body = ErrorBody),
+        ReadErrors,
+    ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -94,11 +98,13 @@ pub(crate) async fn show(
     link.map(Json).ok_or_else(|| ApiError::not_found("link"))
 }
 
-#[utoipa::path(put, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
+#[utoipa::path(put, path = "/urls/{id}", tag = "urls",
+    params(("id" = i64, Path, description = "Positive integer id")),
     request_body = LinkUpdateBody,
     responses(
         (status = 200, description = "The whole updated link", body = Link),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        (status = 404, description = "No such row", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -132,8 +138,13 @@ pub(crate) async fn update(
     Ok(Json(link))
 }
 
-#[utoipa::path(delete, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, description = "Positive integer id")),
-    responses((status = 204, description = "Deleted; its events stay"), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/urls/{id}", tag = "urls",
+    params(("id" = i64, Path, description = "Positive integer id")),
+    responses(
+        (status = 204, description = "Deleted; its events stay"),
+        (status = 404, description = "No such row", body = ErrorBody),
+        WriteErrors,
+    ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     PathId(id): PathId,

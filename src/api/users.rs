@@ -29,10 +29,9 @@ pub fn routes() -> Router<AppState> {
 
 #[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
     responses(
-        (status = 201, description = "The new user, or the existing one for a repeat", body = User),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
+        (status = 201, description = "The new user, or the existing one on a repeat", body = User),
         (status = 409, description = "Username or email taken by another user", body = ErrorBody),
-        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -57,10 +56,10 @@ pub(crate) async fn create(
 
 #[utoipa::path(get, path = "/users", tag = "users",
     params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1; with per_page"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Rows per page")
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Users by id", body = Vec<User>), (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+    responses((status = 200, description = "Users by id", body = Vec<User>), ReadErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -69,8 +68,13 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_users(page).await?))
 }
 
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
-    responses((status = 200, description = "The user", body = User), (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody)))]
+#[utoipa::path(get, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "Positive integer id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such row", body = ErrorBody),
+        ReadErrors,
+    ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -79,13 +83,14 @@ pub(crate) async fn show(
     user.map(Json).ok_or_else(|| ApiError::not_found("user"))
 }
 
-#[utoipa::path(put, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
+#[utoipa::path(put, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "Positive integer id")),
     request_body = UserUpdateBody,
     responses(
         (status = 200, description = "The whole updated user", body = User),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody), (status = 404, description = "No such row", body = ErrorBody),
+        (status = 404, description = "No such row", body = ErrorBody),
         (status = 409, description = "Username or email taken by another user", body = ErrorBody),
-        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -114,10 +119,12 @@ pub(crate) async fn update(
     Ok(Json(state.store.update_user(id, &patch).await?))
 }
 
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "Positive integer id")),
+#[utoipa::path(delete, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "Positive integer id")),
     responses(
         (status = 204, description = "Deleted, with their links and events"),
-        (status = 404, description = "No such row", body = ErrorBody), (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        (status = 404, description = "No such row", body = ErrorBody),
+        WriteErrors,
     ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
@@ -144,10 +151,9 @@ pub(crate) struct BulkOutcome {
 #[utoipa::path(post, path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "Valid rows imported; rejected rows listed", body = BulkOutcomeSchema),
-        (status = 400, description = "Malformed input; `details` names each bad field", body = ErrorBody),
-        (status = 413, description = "File over 16 MiB", body = ErrorBody),
-        (status = 503, description = "The database is not answering; retry after `Retry-After`", body = ErrorBody),
+        (status = 201, description = "Valid rows imported, bad ones listed",
+            body = BulkOutcomeSchema),
+        WriteErrors,
     ))]
 pub(crate) async fn bulk(
     State(state): State<AppState>,

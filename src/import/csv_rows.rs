@@ -234,7 +234,7 @@ fn header_columns(
         .collect();
     columns.ok_or_else(|| FileError::Header {
         expected: expected.join(","),
-        found: found.join(","),
+        found: clip(&found.join(",")),
     })
 }
 
@@ -250,12 +250,26 @@ fn row_error(err: &csv::Error) -> String {
     }
 }
 
+/// The largest id an import may write. Ids above it would leave the id sequences no room for
+/// rows created afterwards (2^63 - 1 would stop every later create); 10^15 is far beyond any
+/// real export and still exact in a JavaScript number.
+const MAX_IMPORTED_ID: i64 = 1_000_000_000_000_000;
+
 fn positive_id(raw: &str, column: &str) -> Result<i64, String> {
     match raw.parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
+        Ok(id) if (1..=MAX_IMPORTED_ID).contains(&id) => Ok(id),
         _ => Err(format!(
-            "{column} must be a positive integer, found '{raw}'"
+            "{column} must be an integer from 1 to 10^15, found '{}'",
+            clip(raw)
         )),
+    }
+}
+
+/// At most 40 characters of a bad value, for error messages.
+fn clip(raw: &str) -> String {
+    match raw.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &raw[..end]),
+        None => raw.to_owned(),
     }
 }
 

@@ -31,6 +31,8 @@ use crate::store::Resolved;
 pub const CHANNEL: &str = "hop:invalidate";
 /// Longest wait for one Redis command on the request path.
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
+/// Longest wait for publishing an invalidation: rarer than lookups and worth more patience.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest wait for every replica to acknowledge an invalidation.
 const ACK_TIMEOUT: Duration = Duration::from_millis(500);
 /// Consecutive failures that open the breaker, and how long it then stays open.
@@ -73,10 +75,12 @@ impl RedisLayer {
         loop {
             let config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Duration::from_secs(1))
-                .set_response_timeout(CALL_TIMEOUT);
+                // The per-call limits below are shorter for lookups; this is the longest.
+                .set_response_timeout(PUBLISH_TIMEOUT);
             match ConnectionManager::new_with_config(self.client.clone(), config).await {
                 Ok(manager) => {
                     let _ = self.connection.set(manager);
+                    metrics::gauge!("hop_redis_up").set(1.0);
                     tracing::info!("redis connected");
                     return;
                 }
@@ -103,7 +107,33 @@ impl RedisLayer {
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let connection = self.usable()?;
-        match tokio::time::timeout(CALL_TIMEOUT, command(connection)).await {
+        self.attempt(connection, CALL_TIMEOUT, command).await
+    }
+
+    /// Like [`Self::call`] but tried even while the breaker is open, with more patience:
+    /// invalidations are rare, and one skipped because Redis had a hiccup seconds ago would
+    /// leave other replicas serving a changed link until its TTL runs out.
+    async fn call_despite_breaker<T, F>(
+        &self,
+        command: impl FnOnce(ConnectionManager) -> F,
+    ) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection.get().cloned()?;
+        self.attempt(connection, PUBLISH_TIMEOUT, command).await
+    }
+
+    async fn attempt<T, F>(
+        &self,
+        connection: ConnectionManager,
+        limit: Duration,
+        command: impl FnOnce(ConnectionManager) -> F,
+    ) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(limit, command(connection)).await {
             Ok(Ok(value)) => {
                 self.breaker.succeeded();
                 Some(value)
@@ -147,7 +177,7 @@ impl RedisLayer {
         let message = format!("{nonce} {code}");
         let key = key(code);
         let receivers: Option<u64> = self
-            .call(|mut c| async move {
+            .call_despite_breaker(|mut c| async move {
                 let (_, receivers): ((), u64) = redis::pipe()
                     .del(key)
                     .publish(CHANNEL, message)
@@ -293,13 +323,16 @@ impl Breaker {
 
     fn succeeded(&self) {
         self.failures.store(0, Ordering::Relaxed);
-        self.open_until.store(0, Ordering::Relaxed);
+        if self.open_until.swap(0, Ordering::Relaxed) != 0 {
+            metrics::gauge!("hop_redis_up").set(1.0);
+        }
     }
 
     fn failed(&self) {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= BREAKER_THRESHOLD {
             let until = now_millis() + BREAKER_OPEN.as_millis() as u64;
             if self.open_until.swap(until, Ordering::Relaxed) == 0 {
+                metrics::gauge!("hop_redis_up").set(0.0);
                 tracing::warn!("redis circuit breaker open: bypassing redis for 5 s");
             }
         }

@@ -39,12 +39,18 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
-            // 57014 statement timeout, 57P01-03 shutdown, 53300 too many connections,
-            // 08xxx connection failures; SQLite 5/6 busy or locked.
             let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite's extended codes keep the primary code in the low byte: 5 busy,
+                // 6 locked, 10 I/O error, 13 disk full.
+                let primary = code.parse::<i32>().unwrap_or_default() & 0xff;
+                return matches!(primary, 5 | 6 | 10 | 13);
+            }
+            // PostgreSQL: 57014 statement timeout, 57P01-03 shutdown, 53300 too many
+            // connections, 53100 disk full, 08xxx connection failures.
             matches!(
                 code.as_ref(),
-                "57014" | "57P01" | "57P02" | "57P03" | "53300" | "5" | "6"
+                "57014" | "57P01" | "57P02" | "57P03" | "53300" | "53100"
             ) || code.starts_with("08")
         }
         _ => false,

@@ -53,15 +53,29 @@ impl PgStore {
         }
     }
 
+    /// Moves the id sequence past `top` before an import writes, outside its transaction
+    /// (sequences are not transactional), so users or links created through the API while the
+    /// import runs cannot take ids the import is about to write.
+    async fn reserve_ids(pool: &PgPool, table: &str, top: i64) -> StoreResult<()> {
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             GREATEST($1 + 1, (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), \
+             (SELECT last_value + is_called::int FROM {table}_id_seq)), false)"
+        );
+        sqlx::query(&sql).bind(top).execute(pool).await?;
+        Ok(())
+    }
+
     /// Rows inserted with explicit ids leave the identity sequence behind; move it past them
-    /// so the next row created through the API gets a fresh id.
+    /// (never backwards) so the next row created through the API gets a fresh id.
     async fn after_explicit_ids(
         conn: &mut PgConnection,
         table: &str,
     ) -> crate::store::StoreResult<()> {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-             (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+             GREATEST((SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), \
+             (SELECT last_value + is_called::int FROM {table}_id_seq)), false)"
         );
         sqlx::query(&sql).execute(&mut *conn).await?;
         Ok(())
@@ -78,6 +92,8 @@ impl PgStore {
         if rows.len() < COPY_THRESHOLD {
             return self.import_links_batched(rows).await;
         }
+        let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
+        Self::reserve_ids(&self.write, "urls", top).await?;
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "CREATE TEMP TABLE staged_urls (line BIGINT, id BIGINT, user_id BIGINT, \
@@ -181,4 +197,4 @@ async fn copy_links(conn: &mut PgConnection, rows: &[LinkRecord]) -> StoreResult
     Ok(())
 }
 
-sql_store!(PgStore, Postgres, "postgres");
+sql_store!(PgStore, Postgres, "postgres", " FOR UPDATE");

@@ -10,7 +10,7 @@
 //! as a name and numbers names by first appearance.
 
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $name:literal) => {
+    ($store:ty, $db:ty, $name:literal, $lock:literal) => {
         use std::collections::{HashMap, HashSet};
 
         use sqlx::{types::Json, QueryBuilder};
@@ -88,14 +88,17 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// The link, locked until the transaction ends where the backend has row locks
+            /// (`$lock`), so concurrent changes apply one after the other.
             async fn live_link(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 id: i64,
             ) -> StoreResult<Option<Link>> {
-                let link = sqlx::query_as::<$db, Link>(
+                let link = sqlx::query_as::<$db, Link>(concat!(
                     "SELECT id, user_id, short_code, original_url, title, is_active, \
                      created_at, updated_at FROM urls WHERE id = $1 AND deleted_at IS NULL",
-                )
+                    $lock
+                ))
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -175,7 +178,23 @@ macro_rules! sql_store {
                         StoreError::Conflict("username or email is already taken".into())
                     }
                     err => err.into(),
-                })?;
+                });
+                let user = match user {
+                    Ok(user) => user,
+                    Err(StoreError::Conflict(message)) => {
+                        // A concurrent create may have won with the very same user: that is a
+                        // repeat, not a conflict.
+                        drop(tx);
+                        let mut conn = self.read.acquire().await?;
+                        let winner = Self::user_by_email_key(&mut conn, &new.email.key()).await?;
+                        let repeat = |user: &User| user.username == new.username.as_str();
+                        return match winner {
+                            Some(user) if repeat(&user) => Ok((user, false)),
+                            _ => Err(StoreError::Conflict(message)),
+                        };
+                    }
+                    Err(err) => return Err(err),
+                };
                 tx.commit().await?;
                 Ok((user, true))
             }
@@ -200,9 +219,10 @@ macro_rules! sql_store {
 
             async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<User> {
                 let mut tx = self.write.begin().await?;
-                let current = sqlx::query_as::<$db, User>(
+                let current = sqlx::query_as::<$db, User>(concat!(
                     "SELECT id, username, email, created_at FROM users WHERE id = $1",
-                )
+                    $lock
+                ))
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -250,6 +270,18 @@ macro_rules! sql_store {
 
             async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>> {
                 let mut tx = self.write.begin().await?;
+                // Locking the user makes links created meanwhile wait, then fail their
+                // foreign key check, instead of landing as live links with no owner.
+                let found = sqlx::query_scalar::<$db, i64>(concat!(
+                    "SELECT id FROM users WHERE id = $1",
+                    $lock
+                ))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound("user"));
+                }
                 let codes = sqlx::query_scalar::<$db, String>(
                     "SELECT short_code FROM urls WHERE user_id = $1 AND deleted_at IS NULL",
                 )
@@ -517,6 +549,8 @@ macro_rules! sql_store {
 
             async fn import_users(&self, rows: &[UserRecord]) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
+                let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
+                Self::reserve_ids(&self.write, "users", top).await?;
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {
                     let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
@@ -603,6 +637,8 @@ macro_rules! sql_store {
             /// backend's own bulk path.
             async fn import_links_batched(&self, rows: &[LinkRecord]) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
+                let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
+                Self::reserve_ids(&self.write, "urls", top).await?;
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {
                     let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
@@ -693,6 +729,8 @@ macro_rules! sql_store {
                 rows: &[EventRecord],
             ) -> StoreResult<ImportTally> {
                 let mut tally = ImportTally::default();
+                let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
+                Self::reserve_ids(&self.write, "events", top).await?;
                 let mut tx = self.write.begin().await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {
                     let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();

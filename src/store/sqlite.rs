@@ -5,7 +5,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection};
 
 use crate::config::DbSettings;
 
@@ -29,6 +29,13 @@ impl SqliteStore {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(acquire)
+            // When a COMMIT fails (disk full, I/O error) SQLite rolls back by itself, sqlx's
+            // own ROLLBACK then fails, and sqlx still counts the connection as inside a
+            // transaction: the next "transaction" would be a savepoint in a transaction that
+            // never commits, and acknowledged writes would vanish. Such a connection is
+            // closed instead of reused.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone())
             .await?;
         crate::store::migrator(sqlx::migrate!("./migrations/sqlite"))
@@ -60,6 +67,16 @@ impl SqliteStore {
         self.import_links_batched(rows).await
     }
 
+    /// Nothing to reserve: the one writer connection already keeps API creates out of an
+    /// import's transaction.
+    async fn reserve_ids(
+        _pool: &sqlx::SqlitePool,
+        _table: &str,
+        _top: i64,
+    ) -> crate::store::StoreResult<()> {
+        Ok(())
+    }
+
     /// SQLite's AUTOINCREMENT already continues above the largest id ever inserted.
     async fn after_explicit_ids(
         _conn: &mut SqliteConnection,
@@ -69,4 +86,5 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, Sqlite, "sqlite");
+// SQLite has no row locks; its single writer connection serializes every change anyway.
+sql_store!(SqliteStore, Sqlite, "sqlite", "");

@@ -126,6 +126,10 @@ fn describe_all() {
         "Time to get a database connection (measured by the readiness ping)"
     );
     describe_gauge!("hop_db_up", "1 when the last database ping succeeded");
+    describe_gauge!(
+        "hop_redis_up",
+        "1 while Redis answers, 0 while hop bypasses it (absent without REDIS_URL)"
+    );
     describe_gauge!("hop_build_info", "Version and commit of the running binary");
     let commit = option_env!("HOP_BUILD_COMMIT").unwrap_or("unknown");
     gauge!("hop_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => commit).set(1.0);

@@ -8,6 +8,7 @@ use std::{
         atomic::{AtomicU32, Ordering},
         Arc, Mutex,
     },
+    time::{Duration, Instant},
 };
 
 use hop::config::{Config, Secret};
@@ -310,9 +311,8 @@ impl HopProcess {
     /// Starts hop with only `env` (plus `HOP_LISTEN=127.0.0.1:0`) and returns once it logged
     /// the address it listens on.
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hop"))
+        let mut child = hop_binary()
             .arg("serve")
-            .env_clear()
             .env("HOP_LISTEN", "127.0.0.1:0")
             .env("HOP_LOG", "info")
             .envs(env.iter().copied())
@@ -370,7 +370,17 @@ impl HopProcess {
 }
 
 impl Drop for HopProcess {
+    /// SIGTERM first, SIGKILL after 10 s: a process killed outright writes no coverage
+    /// profile, so its code would count as untested.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -395,11 +405,21 @@ pub async fn create_user(client: &Client, address: &str, name: &str) -> Value {
     response.expect("request").json().await.expect("a user")
 }
 
+/// The `hop` binary with an empty environment but for `LLVM_PROFILE_FILE`, which
+/// `cargo llvm-cov` sets: a child without it writes no coverage profile.
+fn hop_binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hop"));
+    command.env_clear();
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
+    command
+}
+
 /// Runs `hop ARGS` to completion with only `env`; returns stdout.
 pub fn hop_command(args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_hop"))
+    let output = hop_binary()
         .args(args)
-        .env_clear()
         .envs(env.iter().copied())
         .output()
         .expect("hop runs");
