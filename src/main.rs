@@ -79,7 +79,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    hop::telemetry::init_logging(&config.log);
+    let _log_writer = hop::telemetry::init_logging(&config.log);
     match execute(cli.command, config).await {
         Ok(code) => code,
         Err(err) => {

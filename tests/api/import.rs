@@ -175,9 +175,10 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
     let next = app.link(1, "https://example.com/after").await;
     // PostgreSQL reserves every id the file names before writing; SQLite continues above the
     // largest one written.
-    let expected = if app.database_url.starts_with("postgres") { 17_003 } else { 17_001 };
-    assert_eq!(
-        next["id"], expected,
-        "ids continue above the imported ones"
-    );
+    let expected = if app.database_url.starts_with("postgres") {
+        17_003
+    } else {
+        17_001
+    };
+    assert_eq!(next["id"], expected, "ids continue above the imported ones");
 }
