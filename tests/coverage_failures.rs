@@ -371,21 +371,7 @@ fn cache_layer(response: &reqwest::Response) -> String {
 
 /// Redis database `number` on the test server, emptied first; `None` when Redis is absent.
 async fn redis_url(number: u8) -> Option<String> {
-    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let url = format!("{}/{number}", base.trim_end_matches('/'));
-    let client = redis::Client::open(url.as_str()).ok()?;
-    let mut connection = match client.get_multiplexed_async_connection().await {
-        Ok(connection) => connection,
-        Err(err) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
-            panic!("Redis at {url} is required in CI: {err}")
-        }
-        Err(_) => return None,
-    };
-    redis::cmd("FLUSHDB")
-        .query_async::<()>(&mut connection)
-        .await
-        .ok()?;
-    Some(url)
+    harness::redis_database(number).await
 }
 
 /// hop with a separate admin listener, as `HOP_ADMIN_LISTEN` starts it.

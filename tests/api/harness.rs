@@ -434,3 +434,22 @@ pub fn hop_command(args: &[&str], env: &[(&str, &str)]) -> String {
     );
     String::from_utf8(output.stdout).expect("utf-8")
 }
+
+/// A Redis database of its own for this test, emptied first; `None` when Redis is absent.
+pub async fn redis_database(number: u8) -> Option<String> {
+    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = format!("{}/{number}", base.trim_end_matches('/'));
+    let client = redis::Client::open(url.as_str()).ok()?;
+    let mut connection = match client.get_multiplexed_async_connection().await {
+        Ok(connection) => connection,
+        Err(err) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("Redis at {url} is required in CI: {err}")
+        }
+        Err(_) => return None,
+    };
+    let _: () = redis::cmd("FLUSHDB")
+        .query_async(&mut connection)
+        .await
+        .ok()?;
+    Some(url)
+}

@@ -3,26 +3,7 @@
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::harness::{create_user, http_client, Backend, HopProcess, TestDatabase};
-
-/// A Redis database of its own for this test, emptied first; `None` when Redis is absent.
-async fn redis_database(number: u8) -> Option<String> {
-    let base = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let url = format!("{}/{number}", base.trim_end_matches('/'));
-    let client = redis::Client::open(url.as_str()).ok()?;
-    let mut connection = match client.get_multiplexed_async_connection().await {
-        Ok(connection) => connection,
-        Err(err) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
-            panic!("Redis at {url} is required in CI: {err}")
-        }
-        Err(_) => return None,
-    };
-    let _: () = redis::cmd("FLUSHDB")
-        .query_async(&mut connection)
-        .await
-        .ok()?;
-    Some(url)
-}
+use crate::harness::{create_user, http_client, redis_database, Backend, HopProcess, TestDatabase};
 
 async fn send(client: &Client, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
     let mut request = client.request(method, url);
