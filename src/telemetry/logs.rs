@@ -92,8 +92,6 @@ impl<B> MakeSpan<B> for RequestSpan {
                     http.route = route,
                     request_id,
                     client.address = client.map(tracing::field::display),
-                    http.status = Empty,
-                    latency_ms = Empty,
                     short_code = Empty,
                     cache = Empty,
                 )
@@ -114,8 +112,8 @@ impl<B> OnResponse<B> for Finished {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
         let status = response.status().as_u16();
         let latency_ms = latency.as_secs_f64() * 1000.0;
-        span.record("http.status", status);
-        span.record("latency_ms", latency_ms);
+        // Status and latency go on this closing line only: recording them on the span too would
+        // make the JSON formatter re-parse and rewrite the span's fields (see bottlenecks.md).
         if span
             .metadata()
             .is_some_and(|meta| *meta.level() == Level::DEBUG)
