@@ -331,10 +331,17 @@ def targets(rows, imports) -> list:
     )
     if pg_million:
         rate = pg_million["rows"] / pg_million["seconds"]
+        after = imports[imports.index(pg_million) + 1 :]
+        urls = next((i for i in after if i["what"] == "urls.csv"), None)
+        detail = (
+            f" (urls.csv written at {urls['rows'] / urls['seconds']:,.0f} rows/s)"
+            if urls and urls["seconds"]
+            else ""
+        )
         add(
-            "hop import ≥ 50k rows/s on PostgreSQL (1M links file)",
+            "hop import ≥ 50k rows/s on PostgreSQL (1M links file; whole command)",
             "production",
-            f"{rate:,.0f} rows/s",
+            f"{rate:,.0f} rows/s{detail}",
             rate >= 50_000,
         )
     return out
@@ -403,7 +410,7 @@ def markdown(res: dict) -> str:
         [
             [
                 i["config"],
-                i["what"],
+                ("↳ " if i["method"] == "hop import (file)" else "") + i["what"],
                 f"{i['rows']:,}",
                 f"{i['seconds']:.2f}",
                 f"{i['rows'] / i['seconds']:,.0f}" if i["seconds"] >= 0.01 else "-",
@@ -534,15 +541,15 @@ a failed request, a hop that crashed or did not stop cleanly), never on speed.
   the recorder's full queue turned away (`hop_clicks_dropped_total`).
 - **Imports**: `hop import` wall time (including CSV parsing), after `hop migrate`.
 
-## Results
-
-{results}
-
 ## Targets
 
 Reported, not enforced (issue #3).
 
 {targets}
+
+## Results
+
+{results}
 
 ## Imports
 
