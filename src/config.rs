@@ -39,8 +39,10 @@ pub struct Config {
     pub negative_ttl_secs: u64,
     /// Clicks that may wait for the database; also the most a crash can lose.
     pub click_queue: usize,
-    /// Clicks written per statement.
+    /// Clicks written per transaction.
     pub click_batch: usize,
+    /// Longest a click waits in the queue for others to share its write, in milliseconds.
+    pub click_linger_ms: u64,
     /// How long a stopping hop waits for in-flight requests before it closes them.
     pub shutdown_grace_secs: u64,
     /// Writes (POST/PUT/DELETE) per second per client; 0 turns the limit off.
@@ -73,7 +75,8 @@ impl Default for Config {
             cache_ttl_secs: 60,
             negative_ttl_secs: 5,
             click_queue: 10_000,
-            click_batch: 500,
+            click_batch: 2_000,
+            click_linger_ms: 20,
             shutdown_grace_secs: 20,
             rate_limit_per_sec: 50,
             rate_limit_burst: 100,
@@ -197,7 +200,8 @@ mod tests {
         let names = Config::variable_names();
         assert!(names.contains(&"HOP_LISTEN".to_string()));
         assert!(names.contains(&"DATABASE_URL".to_string()));
-        assert_eq!(names.len(), 21);
+        assert!(names.contains(&"HOP_CLICK_LINGER_MS".to_string()));
+        assert_eq!(names.len(), 22);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use crate::api;
 use crate::config::Config;
 use crate::domain::Origin;
-use crate::recorder::Recorder;
+use crate::recorder::{Batching, Recorder};
 use crate::redirect::{CacheSettings, LinkCache, RedisLayer};
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
@@ -41,7 +41,11 @@ impl App {
         tracing::info!(backend = store.backend(), "database ready");
 
         let metrics = Metrics::install();
-        let recorder = Recorder::spawn(store.clone(), config.click_queue, config.click_batch);
+        let batching = Batching {
+            size: config.click_batch,
+            linger: Duration::from_millis(config.click_linger_ms),
+        };
+        let recorder = Recorder::spawn(store.clone(), config.click_queue, batching);
         let settings = CacheSettings {
             capacity: config.cache_capacity,
             ttl: Duration::from_secs(config.cache_ttl_secs),

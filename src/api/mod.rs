@@ -64,8 +64,7 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
             guard::deadline,
         ))
         .layer(middleware::from_fn(guard::security_headers))
-        .layer(middleware::from_fn(telemetry::track_requests))
-        .layer(telemetry::trace_layer())
+        .layer(middleware::from_fn(telemetry::observe))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

@@ -21,6 +21,7 @@ use crate::api::ApiError;
 use crate::domain::{now, ShortCode};
 use crate::state::AppState;
 use crate::store::Click;
+use crate::telemetry::RedirectNote;
 
 /// Longest referrer or user agent kept in a click's details, in bytes.
 const MAX_HEADER_KEPT: usize = 512;
@@ -56,19 +57,35 @@ pub(crate) async fn follow(
     method: Method,
     Path(code): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let span = tracing::Span::current();
-    span.record("short_code", code.as_str());
-    if ShortCode::parse(&code).is_err() {
+) -> Response {
+    let (answer, layer) = answer(&state, &method, &code, &headers).await;
+    let mut response = answer.into_response();
+    response.extensions_mut().insert(RedirectNote {
+        short_code: code,
+        cache: layer.map(Layer::as_str),
+    });
+    response
+}
+
+/// The redirect itself, and the cache layer that resolved the code (none for a malformed one).
+async fn answer(
+    state: &AppState,
+    method: &Method,
+    code: &str,
+    headers: &HeaderMap,
+) -> (Result<Response, ApiError>, Option<Layer>) {
+    if ShortCode::parse(code).is_err() {
         counter!("hop_redirects_not_found_total").increment(1);
-        return Err(ApiError::not_found("short link"));
+        return (Err(ApiError::not_found("short link")), None);
     }
 
-    let (target, layer) = state.links.resolve(&code).await?;
-    span.record("cache", layer.as_str());
+    let (target, layer) = match state.links.resolve(code).await {
+        Ok(found) => found,
+        Err(err) => return (Err(err.into()), None),
+    };
     let Some(Target { resolved, location }) = target else {
         counter!("hop_redirects_not_found_total").increment(1);
-        return Err(ApiError::not_found("short link"));
+        return (Err(ApiError::not_found("short link")), Some(layer));
     };
 
     // HEAD answers like GET but is not a visit.
@@ -76,8 +93,8 @@ pub(crate) async fn follow(
         state.clicks.push(Click {
             target: resolved,
             at: now(),
-            referrer: header_text(&headers, header::REFERER),
-            user_agent: header_text(&headers, header::USER_AGENT),
+            referrer: header_text(headers, header::REFERER),
+            user_agent: header_text(headers, header::USER_AGENT),
         });
     }
     counter!("hop_redirects_total").increment(1);
@@ -92,7 +109,7 @@ pub(crate) async fn follow(
     if state.debug_cache_header {
         out.insert("x-cache", HeaderValue::from_static(layer.as_str()));
     }
-    Ok(response)
+    (Ok(response), Some(layer))
 }
 
 /// `GET /urls/{code}/redirect`: the same redirect under the API's path.
@@ -104,7 +121,7 @@ pub(crate) async fn follow_by_path(
     method: Method,
     code: Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Response {
     follow(state, method, code, headers).await
 }
 

@@ -135,21 +135,26 @@ pub struct Click {
 
 impl Click {
     /// The event's `details` object; the referrer and user agent only when the client sent them.
-    pub fn details(&self) -> Value {
-        let mut details = serde_json::Map::new();
-        details.insert("short_code".into(), self.target.short_code.as_ref().into());
-        details.insert(
-            "original_url".into(),
-            self.target.original_url.as_ref().into(),
-        );
-        if let Some(referrer) = &self.referrer {
-            details.insert("referrer".into(), referrer.as_str().into());
+    pub fn details(&self) -> ClickDetails<'_> {
+        ClickDetails {
+            original_url: &self.target.original_url,
+            referrer: self.referrer.as_deref(),
+            short_code: &self.target.short_code,
+            user_agent: self.user_agent.as_deref(),
         }
-        if let Some(agent) = &self.user_agent {
-            details.insert("user_agent".into(), agent.as_str().into());
-        }
-        Value::Object(details)
     }
+}
+
+/// A click's `details`, serialized straight from the click without an intermediate map.
+/// Fields are in the order a JSON object's keys are stored elsewhere (sorted).
+#[derive(Debug, Serialize)]
+pub struct ClickDetails<'a> {
+    pub original_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<&'a str>,
+    pub short_code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

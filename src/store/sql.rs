@@ -21,6 +21,9 @@ macro_rules! sql_store {
 
         /// Rows per statement when importing; keeps every backend under its parameter limit.
         const IMPORT_CHUNK: usize = 4000;
+        /// Rows per statement when writing clicks, largest first; the rest of a batch goes
+        /// in the smaller sizes.
+        const CLICK_STATEMENT_ROWS: [usize; 3] = [100, 10, 1];
         /// Fresh codes tried before a create gives up; with 62^6 codes a second try is rare.
         const CODE_ATTEMPTS: usize = 8;
 
@@ -853,21 +856,35 @@ macro_rules! sql_store {
             Ok(query.build_query_as::<T>().fetch_all(&mut *conn).await?)
         }
 
+        /// Writes a batch of clicks in one transaction: the commit, not the row, is what
+        /// costs (a commit writes every index page the batch touched). Statements have a few
+        /// fixed sizes so that each stays prepared in the connection's statement cache.
         async fn insert_clicks(
             pool: &sqlx::Pool<$db>,
             clicks: &[Click],
         ) -> Result<u64, sqlx::Error> {
-            let mut insert = QueryBuilder::<$db>::new(
-                "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) ",
-            );
-            insert.push_values(clicks, |mut row, click| {
-                row.push_bind(click.target.link_id)
-                    .push_bind(click.target.user_id)
-                    .push_bind("click")
-                    .push_bind(click.at)
-                    .push_bind(Json(click.details()));
-            });
-            Ok(insert.build().execute(pool).await?.rows_affected())
+            let mut tx = pool.begin().await?;
+            let mut written = 0;
+            let mut rest = clicks;
+            for size in CLICK_STATEMENT_ROWS {
+                while rest.len() >= size {
+                    let (chunk, tail) = rest.split_at(size);
+                    let mut insert = QueryBuilder::<$db>::new(
+                        "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) ",
+                    );
+                    insert.push_values(chunk, |mut row, click| {
+                        row.push_bind(click.target.link_id)
+                            .push_bind(click.target.user_id)
+                            .push_bind("click")
+                            .push_bind(click.at)
+                            .push_bind(Json(click.details()));
+                    });
+                    written += insert.build().execute(&mut *tx).await?.rows_affected();
+                    rest = tail;
+                }
+            }
+            tx.commit().await?;
+            Ok(written)
         }
     };
 }

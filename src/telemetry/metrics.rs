@@ -1,15 +1,6 @@
-use std::{
-    sync::{Arc, OnceLock},
-    time::Instant,
-};
+use std::sync::{Arc, OnceLock};
 
-use axum::{
-    extract::{MatchedPath, Request},
-    http::Method,
-    middleware::Next,
-    response::Response,
-};
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::recorder::ClickQueue;
@@ -133,46 +124,4 @@ fn describe_all() {
     describe_gauge!("hop_build_info", "Version and commit of the running binary");
     let commit = option_env!("HOP_BUILD_COMMIT").unwrap_or("unknown");
     gauge!("hop_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => commit).set(1.0);
-}
-
-/// Counts every request and times it, labelled by method, matched route and status class.
-/// Unmatched paths share one label, so random URLs cannot blow up the series count.
-pub async fn track_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-
-    let response = next.run(request).await;
-
-    let status = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route),
-        ("status", status.to_owned()),
-    ];
-    counter!("http_requests_total", &labels).increment(1);
-    histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-    response
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
 }

@@ -1,8 +1,10 @@
-//! What operators see: JSON logs with one root span per request (`logs`), and Prometheus
-//! metrics (`metrics`).
+//! What operators see: JSON logs (`logs`), one span, metrics and closing line per request
+//! (`access`), and Prometheus metrics (`metrics`).
 
+mod access;
 mod logs;
 mod metrics;
 
-pub use self::logs::{init_logging, trace_layer};
-pub use self::metrics::{track_requests, Metrics};
+pub use self::access::{observe, RedirectNote};
+pub use self::logs::init_logging;
+pub use self::metrics::Metrics;
