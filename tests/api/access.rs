@@ -1,9 +1,9 @@
-//! API keys and secrets, driven through the real binary.
+//! API keys, secrets and the request log, driven through the real binary.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{hop_command, http_client, Backend, HopProcess, TestDatabase};
+use crate::harness::{create_user, hop_command, http_client, Backend, HopProcess, TestDatabase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_a_key_exists_the_api_needs_one_with_the_right_scope() {
@@ -158,4 +158,68 @@ async fn no_secret_reaches_the_log() {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
     database.drop_it().await;
+}
+
+/// The closing line of a request holds every field an operator filters on, with no span to
+/// merge; the second redirect of a code is answered by the in-process cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_ends_with_one_line_holding_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
+    let mut hop = HopProcess::start(&[("DATABASE_URL", url.as_str())]);
+    let client = http_client();
+    let user = create_user(&client, &hop.address, "logger").await;
+    let link: serde_json::Value = client
+        .post(format!("{}/urls", hop.address))
+        .json(&json!({"user_id": user["id"], "original_url": "https://example.com/l"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = link["short_code"].as_str().unwrap();
+    for _ in 0..2 {
+        let response = client
+            .get(format!("{}/{code}", hop.address))
+            .header("x-request-id", "req-7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+    }
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+
+    let log = hop.log.lock().unwrap().clone();
+    let finished: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "request finished")
+        .collect();
+    let routes: Vec<&str> = finished
+        .iter()
+        .map(|entry| entry["fields"]["http.route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["/users", "/urls", "/{code}", "/{code}"]);
+    let caches: Vec<&str> = finished[2..]
+        .iter()
+        .map(|entry| entry["fields"]["cache"].as_str().unwrap())
+        .collect();
+    assert_eq!(caches, ["database", "local"]);
+    for entry in &finished[2..] {
+        let fields = &entry["fields"];
+        assert_eq!(entry["level"], "INFO");
+        assert_eq!(fields["http.method"], "GET");
+        assert_eq!(fields["http.status"], 302);
+        assert_eq!(fields["short_code"], code);
+        assert_eq!(fields["request_id"], "req-7");
+        assert!(fields["latency_ms"].as_f64().unwrap() >= 0.0);
+        assert!(fields["client.address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        assert!(entry.get("span").is_none(), "no span merged: {entry}");
+    }
+    assert_eq!(finished[1]["fields"]["http.status"], 201);
+    assert!(finished[1]["fields"].get("short_code").is_none());
 }
