@@ -42,23 +42,29 @@ pub struct EdgeSettings {
 
 /// Every route of the main listener, with its middleware. Does no I/O, so tests can drive it
 /// directly.
+///
+/// Keys and write limits guard the JSON API only: redirects, probes and the API description
+/// are public and never write, so they skip those two layers (a cached redirect is cheap
+/// enough that each layer shows in its profile).
 pub fn router(state: AppState, edge: EdgeSettings) -> Router {
     let with_metrics = edge.with_metrics;
-    Router::new()
+    let resources = Router::new()
         .merge(users::routes())
         .merge(urls::routes())
         .merge(events::routes())
-        .merge(crate::redirect::routes())
-        .merge(ops::routes(with_metrics))
-        .merge(openapi::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(edge.keys, auth::require_key))
         .layer(middleware::from_fn_with_state(
             edge.write_limiter,
             guard::limit_writes,
-        ))
+        ));
+    Router::new()
+        .merge(resources)
+        .merge(crate::redirect::routes())
+        .merge(ops::routes(with_metrics))
+        .merge(openapi::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             edge.request_timeout,
             guard::deadline,
