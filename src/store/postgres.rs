@@ -157,6 +157,10 @@ impl PgStore {
         .await?;
         Self::after_explicit_ids(&mut tx, "urls").await?;
         tx.commit().await?;
+        // Fresh statistics at once: until autovacuum gets round to the table, the planner
+        // would take a million-row table for a small one and read all of it to find one page
+        // of GET /urls (measured: 200 ms a page instead of a few).
+        sqlx::query("ANALYZE urls").execute(&self.write).await?;
 
         tally.created = created as u64;
         tally.unchanged = unchanged as u64;
