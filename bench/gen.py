@@ -22,6 +22,7 @@ Users are ids 1..U (10,000 by default); link `id` belongs to user `1 + id % U`.
 
 import argparse
 import csv
+import os
 import sqlite3
 import sys
 
@@ -60,6 +61,7 @@ def link_ids(args) -> range:
 
 
 def write_csv(args) -> None:
+    os.makedirs(args.dir, exist_ok=True)
     if args.first == 1:
         with open(f"{args.dir}/users.csv", "w", newline="") as out:
             rows = csv.writer(out)

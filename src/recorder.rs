@@ -12,7 +12,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -54,6 +54,8 @@ pub struct ClickQueue {
     /// Cuts the writer's linger short when a reader waits.
     reader_waiting: Arc<Notify>,
     drops: Arc<DropReport>,
+    /// Clicks accepted and neither written nor counted as dropped yet.
+    pending: Arc<AtomicUsize>,
 }
 
 /// The running recorder; [`Recorder::shutdown`] writes what is left and stops it.
@@ -65,32 +67,45 @@ pub struct Recorder {
 impl Recorder {
     pub fn spawn(store: Arc<dyn Store>, capacity: usize, batching: Batching) -> Self {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
-        let reader_waiting = Arc::new(Notify::new());
+        let queue = ClickQueue {
+            sender,
+            reader_waiting: Arc::new(Notify::new()),
+            drops: Arc::default(),
+            pending: Arc::default(),
+        };
         let batching = Batching {
             size: batching.size.max(1),
             ..batching
         };
-        let task = tokio::spawn(drain(store, receiver, batching, reader_waiting.clone()));
-        Self {
-            queue: ClickQueue {
-                sender,
-                reader_waiting,
-                drops: Arc::default(),
-            },
-            task,
-        }
+        let task = tokio::spawn(drain(store, receiver, batching, queue.clone()));
+        Self { queue, task }
     }
 
     pub fn queue(&self) -> ClickQueue {
         self.queue.clone()
     }
 
-    /// Writes every queued click, then ends the task. Handlers still holding a queue keep
-    /// it open, so the drain is awaited through a flush rather than channel closure.
-    pub async fn shutdown(self) {
-        self.queue.flush().await;
+    /// Writes every queued click, waiting at most `wait` (the writer keeps retrying while
+    /// the database is away), then ends the task. Clicks still unwritten then are counted as
+    /// dropped and logged, never lost silently. Handlers still holding a queue keep it open,
+    /// so the drain is awaited through a flush rather than channel closure.
+    /// Returns how many clicks were given up.
+    pub async fn shutdown(self, wait: Duration) -> usize {
+        if !self.queue.flush_within(wait).await {
+            tracing::warn!(
+                wait_secs = wait.as_secs(),
+                "click writer still busy at shutdown"
+            );
+        }
         self.task.abort();
         let _ = self.task.await;
+        let lost = self.queue.pending.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            counter!("hop_clicks_dropped_total").increment(lost as u64);
+            tracing::error!(clicks = lost, "clicks not written before shutdown");
+        }
+        self.queue.drops.report();
+        lost
     }
 }
 
@@ -98,7 +113,10 @@ impl ClickQueue {
     /// Queues a click without waiting; a full queue drops it and counts the drop.
     pub fn push(&self, click: Click) {
         match self.sender.try_send(Message::Click(click)) {
-            Ok(()) => counter!("hop_clicks_queued_total").increment(1),
+            Ok(()) => {
+                self.pending.fetch_add(1, Ordering::Relaxed);
+                counter!("hop_clicks_queued_total").increment(1);
+            }
             Err(_) => {
                 counter!("hop_clicks_dropped_total").increment(1);
                 self.drops.note();
@@ -109,6 +127,13 @@ impl ClickQueue {
     /// Returns once every click queued before this call has been written (or given up on),
     /// or after [`FLUSH_WAIT`] when the database is too slow for that.
     pub async fn flush(&self) {
+        if !self.flush_within(FLUSH_WAIT).await {
+            tracing::warn!("click flush timed out; reading without the newest clicks");
+        }
+    }
+
+    /// Whether every click queued before the call was handled within `limit`.
+    async fn flush_within(&self, limit: Duration) -> bool {
         let (done, wait) = oneshot::channel();
         let queued = async {
             if self.sender.send(Message::Flush(done)).await.is_ok() {
@@ -116,9 +141,7 @@ impl ClickQueue {
                 let _ = wait.await;
             }
         };
-        if tokio::time::timeout(FLUSH_WAIT, queued).await.is_err() {
-            tracing::warn!("click flush timed out; reading without the newest clicks");
-        }
+        tokio::time::timeout(limit, queued).await.is_ok()
     }
 
     pub fn depth(&self) -> usize {
@@ -141,6 +164,19 @@ struct DropReport {
 impl DropReport {
     fn note(&self) {
         self.unreported.fetch_add(1, Ordering::Relaxed);
+        self.report_once_a_second();
+    }
+
+    /// Logs what is unreported, whatever the time: the writer calls it after each batch and
+    /// at shutdown, so the last drops of a burst are not left out.
+    fn report(&self) {
+        let dropped = self.unreported.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(dropped, "click queue full, clicks dropped");
+        }
+    }
+
+    fn report_once_a_second(&self) {
         let second = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
@@ -151,8 +187,7 @@ impl DropReport {
                 .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            let dropped = self.unreported.swap(0, Ordering::Relaxed);
-            tracing::warn!(dropped, "click queue full, clicks dropped");
+            self.report();
         }
     }
 }
@@ -161,7 +196,7 @@ async fn drain(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<Message>,
     batching: Batching,
-    reader_waiting: Arc<Notify>,
+    queue: ClickQueue,
 ) {
     let mut messages = Vec::with_capacity(batching.size);
     let mut clicks = Vec::with_capacity(batching.size);
@@ -171,7 +206,7 @@ async fn drain(
         if !reader && messages.len() < batching.size && !batching.linger.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(batching.linger) => {}
-                () = reader_waiting.notified() => {}
+                () = queue.reader_waiting.notified() => {}
             }
             while messages.len() < batching.size {
                 match receiver.try_recv() {
@@ -188,7 +223,11 @@ async fn drain(
         }
         if !clicks.is_empty() {
             write_batch(store.as_ref(), &clicks).await;
+            queue.pending.fetch_sub(clicks.len(), Ordering::Relaxed);
             clicks.clear();
+            if queue.drops.unreported.load(Ordering::Relaxed) > 0 {
+                queue.drops.report_once_a_second();
+            }
         }
         for done in waiters.drain(..) {
             let _ = done.send(());
@@ -311,7 +350,7 @@ mod tests {
             "the flush cut the linger short"
         );
         assert_eq!(clicks_stored(store.as_ref()).await, 2);
-        recorder.shutdown().await;
+        assert_eq!(recorder.shutdown(Duration::from_secs(5)).await, 0);
     }
 
     #[tokio::test]
@@ -325,7 +364,7 @@ mod tests {
         let recorder = Recorder::spawn(store.clone(), 100, batching);
         recorder.queue().push(click);
         assert_eq!(wait_for_clicks(store.as_ref(), 1).await, 1);
-        recorder.shutdown().await;
+        assert_eq!(recorder.shutdown(Duration::from_secs(5)).await, 0);
     }
 
     #[tokio::test]
@@ -342,7 +381,31 @@ mod tests {
             queue.push(click.clone());
         }
         assert_eq!(wait_for_clicks(store.as_ref(), 3).await, 3);
-        recorder.shutdown().await;
+        assert_eq!(recorder.shutdown(Duration::from_secs(5)).await, 0);
+    }
+
+    #[tokio::test]
+    async fn clicks_the_database_cannot_take_before_shutdown_are_counted_lost() {
+        use sqlx::{Connection, Executor};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (store, click) = store_with_link(&dir).await;
+        // Another connection holds SQLite's write lock, so the writer waits on it.
+        let url = format!("sqlite://{}", dir.path().join("recorder.db").display());
+        let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        blocker.execute("BEGIN IMMEDIATE").await.unwrap();
+        let batching = Batching {
+            size: 100,
+            linger: Duration::ZERO,
+        };
+        let recorder = Recorder::spawn(store.clone(), 100, batching);
+        for _ in 0..3 {
+            recorder.queue().push(click.clone());
+        }
+
+        assert_eq!(recorder.shutdown(Duration::from_millis(300)).await, 3);
+        blocker.execute("ROLLBACK").await.unwrap();
+        assert_eq!(clicks_stored(store.as_ref()).await, 0);
     }
 
     #[tokio::test]

@@ -2,7 +2,12 @@
 //! [`run`] serves a bound listener until the shutdown future resolves, then drains requests
 //! and writes the queued clicks. Tests bind port 0 and call the same two functions.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::Router;
@@ -113,6 +118,9 @@ async fn connect_patiently(url: Option<&str>, config: &Config) -> anyhow::Result
     }
 }
 
+/// The least time queued clicks get to be written when hop stops.
+const CLICK_WAIT_AT_LEAST: Duration = Duration::from_secs(3);
+
 /// Serves until `shutdown` resolves, then stops accepting, gives in-flight requests up to the
 /// configured grace period, writes every queued click and returns.
 pub async fn run(
@@ -131,9 +139,11 @@ pub async fn run(
         }
     });
 
+    let mut stopping_since = None;
     let served = tokio::select! {
         served = &mut servers => served,
         () = shutdown => {
+            stopping_since = Some(Instant::now());
             tracing::info!(grace_secs = app.grace.as_secs(), "shutting down");
             let _ = stop.send(true);
             match tokio::time::timeout(app.grace, &mut servers).await {
@@ -148,7 +158,9 @@ pub async fn run(
     };
 
     app.db_check.abort();
-    app.recorder.shutdown().await;
+    // Queued clicks get what is left of the grace period, and a few seconds at least.
+    let left = stopping_since.map_or(app.grace, |since| app.grace.saturating_sub(since.elapsed()));
+    app.recorder.shutdown(left.max(CLICK_WAIT_AT_LEAST)).await;
     tracing::info!("stopped");
     served.context("server task failed")?
 }

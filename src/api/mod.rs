@@ -53,11 +53,13 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
         .merge(urls::routes())
         .merge(events::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(edge.keys, auth::require_key))
+        // The key is checked first (outermost), so requests without one never use up a
+        // client's write allowance.
         .layer(middleware::from_fn_with_state(
             edge.write_limiter,
             guard::limit_writes,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(edge.keys, auth::require_key));
     Router::new()
         .merge(resources)
         .merge(crate::redirect::routes())

@@ -37,9 +37,17 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_request("the query string could not be read"))?;
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            // `?page=1&page=2` is ambiguous: refuse it rather than pick one.
+            if map.contains_key(&key) {
+                return Err(bad_param(&key, "must be given once"));
+            }
+            map.insert(key, value);
+        }
         Ok(Self(map))
     }
 }

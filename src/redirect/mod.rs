@@ -6,7 +6,7 @@ mod cache;
 mod remote;
 
 use axum::{
-    extract::{Path, State},
+    extract::{rejection::PathRejection, Path, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -55,9 +55,14 @@ pub fn routes() -> Router<AppState> {
 pub(crate) async fn follow(
     State(state): State<AppState>,
     method: Method,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    // A path that does not decode to text (`/%FF`) names no link.
+    let Ok(Path(code)) = code else {
+        counter!("hop_redirects_not_found_total").increment(1);
+        return ApiError::not_found("short link").into_response();
+    };
     let (answer, layer) = answer(&state, &method, &code, &headers).await;
     let mut response = answer.into_response();
     response.extensions_mut().insert(RedirectNote {
@@ -119,7 +124,7 @@ async fn answer(
 pub(crate) async fn follow_by_path(
     state: State<AppState>,
     method: Method,
-    code: Path<String>,
+    code: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
     follow(state, method, code, headers).await

@@ -223,3 +223,45 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
     assert_eq!(finished[1]["fields"]["http.status"], 201);
     assert!(finished[1]["fields"].get("short_code").is_none());
 }
+
+/// The key is checked before the write limit: requests without one get 401, and do not use up
+/// the client's allowance for its real writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_key_do_not_count_against_the_write_limit() {
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let env = [("DATABASE_URL", database.url.as_str())];
+    let created = hop_command(
+        &["keys", "create", "--name", "ci", "--scope", "write"],
+        &env,
+    );
+    let key = created.lines().last().expect("token line").to_owned();
+    let hop = HopProcess::start(&[
+        ("DATABASE_URL", database.url.as_str()),
+        ("HOP_RATE_LIMIT_PER_SEC", "1"),
+        ("HOP_RATE_LIMIT_BURST", "1"),
+    ]);
+    let client = http_client();
+    let users = format!("{}/users", hop.address);
+    let body = json!({"username": "ada", "email": "ada@example.com"});
+
+    for _ in 0..3 {
+        let anonymous = client.post(&users).json(&body).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    }
+    let first = client
+        .post(&users)
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = client
+        .post(&users)
+        .bearer_auth(&key)
+        .json(&json!({"username": "bob", "email": "bob@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -49,7 +49,14 @@ async fn bad_events_are_400_and_unknown_rows_404(app: TestApp) {
     expect_error(app.post("/events", no_link).await, 404).await;
     let no_user = json!({"url_id": id, "user_id": 999_999, "event_type": "x"});
     expect_error(app.post("/events", no_user).await, 404).await;
-    for query in ["url_id=x", "user_id=-1", "event_type=", "page=0"] {
+    for query in [
+        "url_id=x",
+        "user_id=-1",
+        "event_type=",
+        "page=0",
+        "url_id=1&url_id=2",
+        "page=1&page=2",
+    ] {
         expect_error(app.get(&format!("/events?{query}")).await, 400).await;
     }
 }

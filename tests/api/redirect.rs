@@ -147,4 +147,7 @@ async fn codes_match_exactly_and_tolerate_a_trailing_slash(app: TestApp) {
         expect_error(app.get(&format!("/{flipped}")).await, 404).await;
     }
     expect_error(app.get(&format!("/{code}x")).await, 404).await;
+    // Paths that do not decode to text name no link: a JSON 404, like any unknown code.
+    expect_error(app.get("/%FF").await, 404).await;
+    expect_error(app.get("/urls/%FF/redirect").await, 404).await;
 }
