@@ -308,6 +308,17 @@ mod tests {
         (store, click)
     }
 
+    /// A recorder over a fresh store with one link, and a click on that link.
+    async fn recorder_with(
+        dir: &tempfile::TempDir,
+        size: usize,
+        linger: Duration,
+    ) -> (Arc<dyn Store>, Click, Recorder) {
+        let (store, click) = store_with_link(dir).await;
+        let recorder = Recorder::spawn(store.clone(), 100, Batching { size, linger });
+        (store, click, recorder)
+    }
+
     async fn clicks_stored(store: &dyn Store) -> usize {
         let filter = EventFilter {
             event_type: Some("click".into()),
@@ -331,12 +342,7 @@ mod tests {
     #[tokio::test]
     async fn a_reader_does_not_wait_for_the_linger() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, click) = store_with_link(&dir).await;
-        let batching = Batching {
-            size: 100,
-            linger: Duration::from_secs(600),
-        };
-        let recorder = Recorder::spawn(store.clone(), 100, batching);
+        let (store, click, recorder) = recorder_with(&dir, 100, Duration::from_secs(600)).await;
         let queue = recorder.queue();
         queue.push(click.clone());
         queue.push(click);
@@ -356,12 +362,7 @@ mod tests {
     #[tokio::test]
     async fn a_lone_click_is_written_once_it_has_lingered() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, click) = store_with_link(&dir).await;
-        let batching = Batching {
-            size: 100,
-            linger: Duration::from_millis(50),
-        };
-        let recorder = Recorder::spawn(store.clone(), 100, batching);
+        let (store, click, recorder) = recorder_with(&dir, 100, Duration::from_millis(50)).await;
         recorder.queue().push(click);
         assert_eq!(wait_for_clicks(store.as_ref(), 1).await, 1);
         assert_eq!(recorder.shutdown(Duration::from_secs(5)).await, 0);
@@ -370,12 +371,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_batch_is_written_without_lingering() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, click) = store_with_link(&dir).await;
-        let batching = Batching {
-            size: 3,
-            linger: Duration::from_secs(600),
-        };
-        let recorder = Recorder::spawn(store.clone(), 100, batching);
+        let (store, click, recorder) = recorder_with(&dir, 3, Duration::from_secs(600)).await;
         let queue = recorder.queue();
         for _ in 0..3 {
             queue.push(click.clone());
@@ -389,16 +385,11 @@ mod tests {
         use sqlx::{Connection, Executor};
 
         let dir = tempfile::tempdir().unwrap();
-        let (store, click) = store_with_link(&dir).await;
+        let (store, click, recorder) = recorder_with(&dir, 100, Duration::ZERO).await;
         // Another connection holds SQLite's write lock, so the writer waits on it.
         let url = format!("sqlite://{}", dir.path().join("recorder.db").display());
         let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
         blocker.execute("BEGIN IMMEDIATE").await.unwrap();
-        let batching = Batching {
-            size: 100,
-            linger: Duration::ZERO,
-        };
-        let recorder = Recorder::spawn(store.clone(), 100, batching);
         for _ in 0..3 {
             recorder.queue().push(click.clone());
         }

@@ -203,7 +203,8 @@ macro_rules! sql_store {
             }
 
             async fn list_users(&self, page: Option<Page>) -> StoreResult<Vec<User>> {
-                let mut query = select_by_id("id, username, email, created_at", "users", page, |_| {});
+                let columns = "id, username, email, created_at";
+                let mut query = select_by_id(columns, "users", page, |_| {});
                 Ok(query.build_query_as::<User>().fetch_all(&self.read).await?)
             }
 
