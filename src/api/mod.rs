@@ -15,6 +15,7 @@ mod users;
 use std::time::Duration;
 
 use axum::{extract::DefaultBodyLimit, middleware, Router};
+use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use error::ApiError;
@@ -60,6 +61,18 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
             guard::limit_writes,
         ))
         .layer(middleware::from_fn_with_state(edge.keys, auth::require_key));
+    // The edge layers are one stack under a single `Router::layer`: each `layer` call boxes
+    // every route's service again, a clone and an allocation per request (docs/bottlenecks.md).
+    // Listed outermost first.
+    let edge_layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn(telemetry::observe))
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn_with_state(
+            edge.request_timeout,
+            guard::deadline,
+        ));
     Router::new()
         .merge(resources)
         .merge(crate::redirect::routes())
@@ -67,14 +80,7 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
         .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            edge.request_timeout,
-            guard::deadline,
-        ))
-        .layer(middleware::from_fn(guard::security_headers))
-        .layer(middleware::from_fn(telemetry::observe))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(edge_layers)
         .with_state(state)
 }
 

@@ -18,6 +18,11 @@ pub use sqlite::SqliteStore;
 
 use crate::config::DbSettings;
 
+/// How long a pooled PostgreSQL connection counts as checked: sqlx checks each one with a
+/// round trip when it is released, and hop checks it again before use only when it has been
+/// idle for longer than this.
+pub const CHECKED_RECENTLY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Everything hop asks of its database. Implementations keep every rule that needs more than
 /// one statement (uniqueness checks, the events hop records itself) inside one transaction.
 #[async_trait]

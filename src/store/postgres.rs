@@ -4,7 +4,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, PgConnection, Postgres};
+use sqlx::{ConnectOptions, Connection, PgConnection, Postgres};
 
 use crate::config::DbSettings;
 use crate::store::{ImportTally, LinkRecord, StoreError, StoreResult};
@@ -26,6 +26,20 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+            // sqlx checks every connection with a round trip when it goes back to the pool
+            // and, by default, again when it is taken out: two of the three round trips of a
+            // cache miss. The second check is kept only for connections that sat idle long
+            // enough for the server to have gone away since the first (a restart, a failover).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < crate::store::CHECKED_RECENTLY {
+                        return Ok(true);
+                    }
+                    // A connection that fails the check is closed and another one is taken.
+                    Ok(conn.ping().await.is_ok())
+                })
+            })
             .connect_with(options)
             .await?;
         // sqlx holds a PostgreSQL advisory lock while migrating, so replicas starting together

@@ -38,6 +38,7 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(acquire)
             // When a COMMIT fails (disk full, I/O error) SQLite rolls back by itself, sqlx's
             // own ROLLBACK then fails, and sqlx still counts the connection as inside a
@@ -51,8 +52,11 @@ impl SqliteStore {
         crate::store::migrator(sqlx::migrate!("./migrations/sqlite"))
             .run(&write)
             .await?;
+        // A file cannot go away like a server: the check sqlx runs before handing out a
+        // connection would only cost a round trip to the connection's worker thread.
         let read = SqlitePoolOptions::new()
             .max_connections(settings.pool_size)
+            .test_before_acquire(false)
             .acquire_timeout(acquire)
             .connect_with(options.read_only(true))
             .await?;

@@ -6,6 +6,11 @@
 //! as text and parses them again for each line inside the span, and rewrites them on each
 //! `record`, which cost about a quarter of a cached redirect (docs/bottlenecks.md). The span
 //! keeps only the request id, enough to tie an error line to its closing line.
+//!
+//! A redirect that found its link (3xx) closes at DEBUG under the target [`REDIRECT_TARGET`]:
+//! it is already recorded as a click event and counted in the metrics, and at redirect rates a
+//! line per visit cost more CPU than the redirect itself (docs/bottlenecks.md). Redirects that
+//! fail (404, 503) close at INFO like every other request.
 
 use std::{net::SocketAddr, time::Instant};
 
@@ -15,7 +20,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use metrics::{counter, histogram};
+use metrics::{counter, histogram, SharedString};
 use tracing::{Instrument, Level};
 
 /// What a redirect adds to its closing line, handed over in the response's extensions.
@@ -25,6 +30,10 @@ pub struct RedirectNote {
     /// The cache layer that answered; none when the code was rejected before any lookup.
     pub cache: Option<&'static str>,
 }
+
+/// The log target of successful redirects' closing lines, to turn them on without turning on
+/// every DEBUG line: `HOP_LOG=info,hop::access::redirect=debug`.
+pub const REDIRECT_TARGET: &str = "hop::access::redirect";
 
 /// Paths polled by probes and scrapers: logged at DEBUG so they do not drown real traffic.
 fn is_probe(route: &str) -> bool {
@@ -57,10 +66,12 @@ pub async fn observe(request: Request, next: Next) -> Response {
 
     let latency = started.elapsed();
     let status = response.status().as_u16();
+    // Static labels are not copied, and the route is shared by both metrics rather than copied
+    // for each.
     let labels = [
-        ("method", method_label(&method).to_owned()),
-        ("route", route.to_owned()),
-        ("status", status_class(status).to_owned()),
+        ("method", SharedString::const_str(method_label(&method))),
+        ("route", SharedString::from_owned(route.to_owned())),
+        ("status", SharedString::const_str(status_class(status))),
     ];
     counter!("http_requests_total", &labels).increment(1);
     histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
@@ -70,8 +81,9 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let cache = note.and_then(|note| note.cache);
     let latency_ms = latency.as_secs_f64() * 1000.0;
     macro_rules! finished {
-        ($level:expr) => {
+        ($target:expr, $level:expr) => {
             tracing::event!(
+                target: $target,
                 $level,
                 http.method = %method,
                 http.route = route,
@@ -86,9 +98,11 @@ pub async fn observe(request: Request, next: Next) -> Response {
         };
     }
     if probe {
-        finished!(Level::DEBUG);
+        finished!(module_path!(), Level::DEBUG);
+    } else if short_code.is_some() && (300..400).contains(&status) {
+        finished!(REDIRECT_TARGET, Level::DEBUG);
     } else {
-        finished!(Level::INFO);
+        finished!(module_path!(), Level::INFO);
     }
     response
 }

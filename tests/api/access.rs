@@ -161,12 +161,16 @@ async fn no_secret_reaches_the_log() {
 }
 
 /// The closing line of a request holds every field an operator filters on, with no span to
-/// merge; the second redirect of a code is answered by the in-process cache.
+/// merge; the second redirect of a code is answered by the in-process cache. Successful
+/// redirects close at DEBUG under their own target, turned on here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_ends_with_one_line_holding_its_fields() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("hop.db").display());
-    let mut hop = HopProcess::start(&[("DATABASE_URL", url.as_str())]);
+    let mut hop = HopProcess::start(&[
+        ("DATABASE_URL", url.as_str()),
+        ("HOP_LOG", "info,hop::access::redirect=debug"),
+    ]);
     let client = http_client();
     let user = create_user(&client, &hop.address, "logger").await;
     let link: serde_json::Value = client
@@ -208,7 +212,8 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
     assert_eq!(caches, ["database", "local"]);
     for entry in &finished[2..] {
         let fields = &entry["fields"];
-        assert_eq!(entry["level"], "INFO");
+        assert_eq!(entry["level"], "DEBUG");
+        assert_eq!(entry["target"], "hop::access::redirect");
         assert_eq!(fields["http.method"], "GET");
         assert_eq!(fields["http.status"], 302);
         assert_eq!(fields["short_code"], code);
@@ -221,7 +226,51 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
         assert!(entry.get("span").is_none(), "no span merged: {entry}");
     }
     assert_eq!(finished[1]["fields"]["http.status"], 201);
+    assert_eq!(finished[1]["level"], "INFO");
     assert!(finished[1]["fields"].get("short_code").is_none());
+}
+
+/// At the default level a redirect that found its link leaves no line (its click event and the
+/// metrics record it); one that did not find it closes at INFO like any other request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_only_failed_redirects_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
+    let mut hop = HopProcess::start(&[("DATABASE_URL", url.as_str())]);
+    let client = http_client();
+    let user = create_user(&client, &hop.address, "quiet").await;
+    let link: serde_json::Value = client
+        .post(format!("{}/urls", hop.address))
+        .json(&json!({"user_id": user["id"], "original_url": "https://example.com/q"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = link["short_code"].as_str().unwrap();
+    for path in [code, "NoSuchCode1"] {
+        client
+            .get(format!("{}/{path}", hop.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+
+    let log = hop.log.lock().unwrap().clone();
+    let statuses: Vec<(String, i64)> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "request finished")
+        .map(|entry| {
+            let route = entry["fields"]["http.route"].as_str().unwrap().to_owned();
+            (route, entry["fields"]["http.status"].as_i64().unwrap())
+        })
+        .collect();
+    let expected = [("/users", 201), ("/urls", 201), ("/{code}", 404)]
+        .map(|(route, status)| (route.to_owned(), status));
+    assert_eq!(statuses, expected);
 }
 
 /// The key is checked before the write limit: requests without one get 401, and do not use up
