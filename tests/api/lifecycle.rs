@@ -1,8 +1,13 @@
-use hop::store::EventFilter;
+use std::time::Duration;
+
+use futures::future::join_all;
+use hop::config::Config;
+use hop::store::{EventFilter, CHECKED_RECENTLY};
 use serde_json::json;
+use sqlx::{Connection, PgConnection};
 
 use crate::both_backends;
-use crate::harness::{expect_error, json, TestApp};
+use crate::harness::{expect_error, json, Backend, TestApp, TestDatabase};
 
 both_backends!(
     unknown_paths_and_methods_get_json_errors,
@@ -134,4 +139,51 @@ async fn every_response_carries_the_security_headers() {
             .unwrap()
             .contains("default-src 'none'"));
     }
+}
+
+/// hop checks a pooled PostgreSQL connection before use only after it has idled for
+/// `CHECKED_RECENTLY` (sqlx checks each one when it is released): connections the server ended
+/// while they sat in the pool, as a restart or failover does, are replaced, not handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_ended_by_the_server_while_idle_are_replaced() {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+        eprintln!("SKIPPED: PostgreSQL is not reachable");
+        return;
+    };
+    let mut app = TestApp::spawn(database.url.clone(), Config::default()).await;
+    let id = app.user("idle").await;
+    let path = format!("/users/{id}");
+    // Reads at once, so that the pool holds several connections.
+    for read in join_all((0..4).map(|_| app.get(&path))).await {
+        assert_eq!(read.status(), 200);
+    }
+    let mut admin = PgConnection::connect(&database.url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND application_name = 'hop'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        ended.len() >= 2 && ended.iter().all(|&done| done),
+        "{ended:?}"
+    );
+
+    tokio::time::sleep(CHECKED_RECENTLY + Duration::from_millis(300)).await;
+    // One request per ended connection and one more: none may be handed a dead one.
+    for _ in 0..=ended.len() {
+        assert_eq!(app.get(&path).await.status(), 200);
+    }
+    let created = app
+        .post(
+            "/users",
+            json!({"username": "after", "email": "after@example.com"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    app.stop().await;
+    admin.close().await.unwrap();
+    database.drop_it().await;
 }
