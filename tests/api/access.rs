@@ -165,24 +165,8 @@ async fn no_secret_reaches_the_log() {
 /// redirects close at DEBUG under their own target, turned on here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_ends_with_one_line_holding_its_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
-    let mut hop = HopProcess::start(&[
-        ("DATABASE_URL", url.as_str()),
-        ("HOP_LOG", "info,hop::access::redirect=debug"),
-    ]);
+    let (_dir, mut hop, code) = hop_with_one_link(Some("info,hop::access::redirect=debug")).await;
     let client = http_client();
-    let user = create_user(&client, &hop.address, "logger").await;
-    let link: serde_json::Value = client
-        .post(format!("{}/urls", hop.address))
-        .json(&json!({"user_id": user["id"], "original_url": "https://example.com/l"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code = link["short_code"].as_str().unwrap();
     for _ in 0..2 {
         let response = client
             .get(format!("{}/{code}", hop.address))
@@ -192,14 +176,7 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::FOUND);
     }
-    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
-
-    let log = hop.log.lock().unwrap().clone();
-    let finished: Vec<serde_json::Value> = log
-        .iter()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|entry| entry["fields"]["message"] == "request finished")
-        .collect();
+    let finished = closing_lines(&mut hop);
     let routes: Vec<&str> = finished
         .iter()
         .map(|entry| entry["fields"]["http.route"].as_str().unwrap())
@@ -234,35 +211,17 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
 /// metrics record it); one that did not find it closes at INFO like any other request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_only_failed_redirects_are_logged() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
-    let mut hop = HopProcess::start(&[("DATABASE_URL", url.as_str())]);
+    let (_dir, mut hop, code) = hop_with_one_link(None).await;
     let client = http_client();
-    let user = create_user(&client, &hop.address, "quiet").await;
-    let link: serde_json::Value = client
-        .post(format!("{}/urls", hop.address))
-        .json(&json!({"user_id": user["id"], "original_url": "https://example.com/q"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code = link["short_code"].as_str().unwrap();
-    for path in [code, "NoSuchCode1"] {
+    for path in [code.as_str(), "NoSuchCode1"] {
         client
             .get(format!("{}/{path}", hop.address))
             .send()
             .await
             .unwrap();
     }
-    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
-
-    let log = hop.log.lock().unwrap().clone();
-    let statuses: Vec<(String, i64)> = log
+    let statuses: Vec<(String, i64)> = closing_lines(&mut hop)
         .iter()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|entry| entry["fields"]["message"] == "request finished")
         .map(|entry| {
             let route = entry["fields"]["http.route"].as_str().unwrap().to_owned();
             (route, entry["fields"]["http.status"].as_i64().unwrap())
@@ -313,4 +272,37 @@ async fn requests_without_a_key_do_not_count_against_the_write_limit() {
         .await
         .unwrap();
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A hop on a fresh SQLite file (kept alive by the returned directory), with `HOP_LOG` when
+/// given, holding one user and one link made through the API; returns the link's code.
+async fn hop_with_one_link(log: Option<&str>) -> (tempfile::TempDir, HopProcess, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
+    let mut env = vec![("DATABASE_URL", url.as_str())];
+    env.extend(log.map(|filter| ("HOP_LOG", filter)));
+    let hop = HopProcess::start(&env);
+    let client = http_client();
+    let user = create_user(&client, &hop.address, "logger").await;
+    let link: serde_json::Value = client
+        .post(format!("{}/urls", hop.address))
+        .json(&json!({"user_id": user["id"], "original_url": "https://example.com/l"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = link["short_code"].as_str().unwrap().to_owned();
+    (dir, hop, code)
+}
+
+/// Stops hop (asserting a clean exit) and returns its `request finished` lines, in order.
+fn closing_lines(hop: &mut HopProcess) -> Vec<serde_json::Value> {
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+    let log = hop.log.lock().unwrap().clone();
+    log.iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "request finished")
+        .collect()
 }
