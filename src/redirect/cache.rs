@@ -19,6 +19,7 @@ use axum::http::HeaderValue;
 use metrics::{counter, Counter};
 use moka::{future::Cache, Expiry};
 
+use super::lookups::Lookups;
 use super::remote::{RedisLayer, Remote};
 use crate::store::{Resolved, Store, StoreError};
 
@@ -85,7 +86,7 @@ struct Counters {
 pub struct LinkCache {
     local: Cache<Arc<str>, Entry>,
     remote: Option<RedisLayer>,
-    store: Arc<dyn Store>,
+    lookups: Lookups,
     /// Bumped by every invalidation of a code in the slot; a load that straddles one is
     /// repeated, so an answer read before a change is never cached after it. Slots keep the
     /// churn of unrelated codes from making loads repeat.
@@ -120,7 +121,7 @@ impl LinkCache {
         let cache = Self {
             local,
             remote,
-            store,
+            lookups: Lookups::start(store),
             generations,
             counters,
         };
@@ -214,7 +215,7 @@ impl LinkCache {
                 self.counters.redis_misses.increment(1);
             }
 
-            let found = self.store.resolve(code).await?;
+            let found = self.lookups.resolve(code).await?;
             if !unchanged() {
                 continue;
             }
@@ -264,54 +265,5 @@ impl Entry {
             Entry::Found(target) => Some(target),
             Entry::Missing => None,
         }
-    }
-}
-
-impl StoreError {
-    /// A copy for callers that shared one failed load (moka hands the error out behind an
-    /// `Arc`), keeping the kind and the cause's text, which is what the log shows.
-    fn shared_copy(&self) -> StoreError {
-        match self {
-            StoreError::Unavailable(err) => {
-                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(err.to_string())))
-            }
-            StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
-            StoreError::NotFound(what) => StoreError::NotFound(what),
-            StoreError::Database(err) => {
-                StoreError::Database(sqlx::Error::Protocol(format!("shared failure: {err}")))
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::error::Error;
-
-    use super::*;
-
-    /// The error chain as the log writes it.
-    fn chain(err: &dyn Error) -> String {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            text = format!("{text}: {cause}");
-            source = cause.source();
-        }
-        text
-    }
-
-    #[test]
-    fn a_shared_failure_keeps_its_kind_and_cause() {
-        let cause = "terminating connection due to administrator command";
-        let unavailable = StoreError::Unavailable(sqlx::Error::Protocol(cause.into()));
-        let copy = unavailable.shared_copy();
-        assert!(matches!(copy, StoreError::Unavailable(_)), "{copy:?}");
-        assert!(chain(&copy).contains(cause), "{}", chain(&copy));
-
-        let failed = StoreError::Database(sqlx::Error::Protocol("bad row".into()));
-        let copy = failed.shared_copy();
-        assert!(matches!(copy, StoreError::Database(_)), "{copy:?}");
-        assert!(chain(&copy).contains("bad row"), "{}", chain(&copy));
     }
 }

@@ -3,6 +3,7 @@
 //! cache hit it does not touch the database at all.
 
 mod cache;
+mod lookups;
 mod remote;
 
 use axum::{

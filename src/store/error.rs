@@ -66,3 +66,53 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
 pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation)
 }
+
+impl StoreError {
+    /// A copy for each caller that shared one failed read (a batch of lookups, or one load
+    /// that moka hands out behind an `Arc`), keeping the kind and the cause's text, which is
+    /// what the log shows.
+    pub(crate) fn shared_copy(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(err) => {
+                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(err.to_string())))
+            }
+            StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
+            StoreError::NotFound(what) => StoreError::NotFound(what),
+            StoreError::Database(err) => {
+                StoreError::Database(sqlx::Error::Protocol(format!("shared failure: {err}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    /// The error chain as the log writes it.
+    fn chain(err: &dyn Error) -> String {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn a_shared_failure_keeps_its_kind_and_cause() {
+        let cause = "terminating connection due to administrator command";
+        let unavailable = StoreError::Unavailable(sqlx::Error::Protocol(cause.into()));
+        let copy = unavailable.shared_copy();
+        assert!(matches!(copy, StoreError::Unavailable(_)), "{copy:?}");
+        assert!(chain(&copy).contains(cause), "{}", chain(&copy));
+
+        let failed = StoreError::Database(sqlx::Error::Protocol("bad row".into()));
+        let copy = failed.shared_copy();
+        assert!(matches!(copy, StoreError::Database(_)), "{copy:?}");
+        assert!(chain(&copy).contains("bad row"), "{}", chain(&copy));
+    }
+}

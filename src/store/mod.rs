@@ -54,8 +54,9 @@ pub trait Store: Send + Sync + 'static {
     async fn update_link(&self, id: i64, patch: &LinkPatch) -> StoreResult<Link>;
     /// Turns the link into a tombstone and records its `deleted` event.
     async fn delete_link(&self, id: i64) -> StoreResult<Link>;
-    /// The target of an active, undeleted link: the redirect path's single indexed read.
-    async fn resolve(&self, code: &str) -> StoreResult<Option<Resolved>>;
+    /// The targets of those of `codes` that name an active, undeleted link, in no particular
+    /// order: the redirect path's one indexed read, shared by the misses that arrive together.
+    async fn resolve_many(&self, codes: &[String]) -> StoreResult<Vec<Resolved>>;
 
     async fn list_events(
         &self,

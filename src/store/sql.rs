@@ -421,20 +421,32 @@ macro_rules! sql_store {
                 Ok(link)
             }
 
-            async fn resolve(&self, code: &str) -> StoreResult<Option<Resolved>> {
-                let row = sqlx::query_as::<$db, (i64, i64, String)>(
-                    "SELECT id, user_id, original_url FROM urls \
-                     WHERE short_code = $1 AND is_active AND deleted_at IS NULL",
+            async fn resolve_many(&self, codes: &[String]) -> StoreResult<Vec<Resolved>> {
+                let Some(last) = codes.last() else {
+                    return Ok(Vec::new());
+                };
+                // The list is padded to a power of two with its last code, so that a few
+                // statement shapes serve every batch size and stay prepared on each connection.
+                let padding = codes.len().next_power_of_two() - codes.len();
+                let list: Vec<String> =
+                    codes.iter().chain(std::iter::repeat_n(last, padding)).cloned().collect();
+                let mut conn = self.read.acquire().await?;
+                let rows = fetch_in::<(i64, i64, String, String)>(
+                    &mut conn,
+                    "SELECT id, user_id, short_code, original_url FROM urls \
+                     WHERE is_active AND deleted_at IS NULL AND short_code IN ",
+                    &list,
                 )
-                .bind(code)
-                .fetch_optional(&self.read)
                 .await?;
-                Ok(row.map(|(link_id, user_id, url)| Resolved {
-                    link_id,
-                    user_id,
-                    short_code: code.into(),
-                    original_url: url.into(),
-                }))
+                Ok(rows
+                    .into_iter()
+                    .map(|(link_id, user_id, code, url)| Resolved {
+                        link_id,
+                        user_id,
+                        short_code: code.into(),
+                        original_url: url.into(),
+                    })
+                    .collect())
             }
 
             async fn list_events(

@@ -98,6 +98,16 @@ fn describe_all() {
         counter!("hop_cache_hits_total", "layer" => layer).increment(0);
         counter!("hop_cache_misses_total", "layer" => layer).increment(0);
     }
+    describe_counter!(
+        "hop_db_lookups_total",
+        "Codes read from the database after missing every cache layer"
+    );
+    describe_counter!(
+        "hop_db_lookup_statements_total",
+        "Statements that read those codes (misses arriving together share one)"
+    );
+    counter!("hop_db_lookups_total").increment(0);
+    counter!("hop_db_lookup_statements_total").increment(0);
     describe_gauge!("hop_recorder_queue_depth", "Clicks waiting to be written");
     describe_gauge!(
         "hop_recorder_queue_capacity",

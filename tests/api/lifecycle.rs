@@ -60,10 +60,9 @@ async fn probes_and_metrics_answer(app: TestApp) {
     let text = app.get("/metrics").await.text().await.unwrap();
 
     assert!(text.contains(r#"http_requests_total{method="GET",route="/users",status="2xx"}"#));
-    assert!(
-        text.contains("hop_clicks_dropped_total"),
-        "counters exist from the start"
-    );
+    for counter in ["hop_clicks_dropped_total", "hop_db_lookup_statements_total"] {
+        assert!(text.contains(counter), "{counter} exists from the start");
+    }
     assert!(text.contains("hop_build_info{"));
     assert!(text.contains("process_resident_memory_bytes"));
 }

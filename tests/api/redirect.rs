@@ -1,5 +1,6 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use futures::{stream, StreamExt};
 use serde_json::json;
 
 use crate::both_backends;
@@ -11,6 +12,7 @@ both_backends!(
     unknown_codes_record_nothing,
     head_answers_like_get_without_a_click,
     codes_match_exactly_and_tolerate_a_trailing_slash,
+    seeded_codes_followed_all_at_once_answer_as_one_at_a_time,
 );
 
 /// The seed's links as (code, target, active).
@@ -131,16 +133,7 @@ async fn codes_match_exactly_and_tolerate_a_trailing_slash(app: TestApp) {
     let user = app.user("ada").await;
     let link = app.link(user, "https://example.com/exact").await;
     let code = link["short_code"].as_str().unwrap();
-    let flipped: String = code
-        .chars()
-        .map(|c| {
-            if c.is_ascii_uppercase() {
-                c.to_ascii_lowercase()
-            } else {
-                c.to_ascii_uppercase()
-            }
-        })
-        .collect();
+    let flipped = flip_case(code);
 
     assert_eq!(app.get(&format!("/{code}/")).await.status(), 302);
     if flipped != code {
@@ -150,4 +143,60 @@ async fn codes_match_exactly_and_tolerate_a_trailing_slash(app: TestApp) {
     // Paths that do not decode to text name no link: a JSON 404, like any unknown code.
     expect_error(app.get("/%FF").await, 404).await;
     expect_error(app.get("/urls/%FF/redirect").await, 404).await;
+}
+
+/// Misses that arrive together are read from the database in shared statements: every code of
+/// such a batch gets its own answer, inactive and unknown ones included.
+async fn seeded_codes_followed_all_at_once_answer_as_one_at_a_time(app: TestApp) {
+    app.seed().await;
+    let mut links = seeded_links();
+    // Codes no link has, differing from a real code only in case.
+    let known: HashSet<String> = links.iter().map(|(code, _, _)| code.clone()).collect();
+    let unknown: Vec<(String, String, bool)> = links
+        .iter()
+        .step_by(20)
+        .map(|(code, _, _)| (flip_case(code), String::new(), false))
+        .filter(|(code, _, _)| !known.contains(code))
+        .collect();
+    let unknown_count = unknown.len();
+    assert!(unknown_count > 50, "{unknown_count}");
+    links.extend(unknown);
+
+    let app = &app;
+    let answers: Vec<(u16, Option<String>)> = stream::iter(&links)
+        .map(|(code, _, _)| async move {
+            let response = app.get(&format!("/{code}")).await;
+            let location = response
+                .headers()
+                .get("location")
+                .map(|value| value.to_str().unwrap().to_owned());
+            (response.status().as_u16(), location)
+        })
+        .buffered(200)
+        .collect()
+        .await;
+
+    for ((code, target, active), (status, location)) in links.iter().zip(&answers) {
+        if *active {
+            assert_eq!(*status, 302, "{code}");
+            assert_eq!(location.as_deref(), Some(target.as_str()), "{code}");
+        } else {
+            assert_eq!((*status, location.as_deref()), (404, None), "{code}");
+        }
+    }
+    let found = answers.iter().filter(|(status, _)| *status == 302).count();
+    assert_eq!(found, 1646);
+    assert_eq!(answers.len() - found, 354 + unknown_count);
+}
+
+fn flip_case(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
 }
