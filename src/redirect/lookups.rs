@@ -45,7 +45,7 @@ impl Lookups {
     /// Like [`Self::start`], with `read` answering each batch of codes.
     fn with_reader<R, F>(read: R) -> Self
     where
-        R: Fn(Vec<String>) -> F + Send + Sync + 'static,
+        R: Fn(Arc<[String]>) -> F + Send + Sync + 'static,
         F: Future<Output = StoreResult<Vec<Resolved>>> + Send + 'static,
     {
         let (queue, waiting) = mpsc::channel(QUEUE);
@@ -73,7 +73,7 @@ impl Lookups {
 /// Takes a free reader, then everything queued (up to [`MOST_PER_READ`]) for it to read.
 async fn gather<R, F>(read: R, mut waiting: mpsc::Receiver<Pending>)
 where
-    R: Fn(Vec<String>) -> F,
+    R: Fn(Arc<[String]>) -> F,
     F: Future<Output = StoreResult<Vec<Resolved>>> + Send + 'static,
 {
     let readers = Arc::new(Semaphore::new(READERS));
@@ -93,6 +93,7 @@ where
             .into_iter()
             .map(|pending| (pending.code, pending.reply))
             .unzip();
+        let codes: Arc<[String]> = codes.into();
         let found = read(codes.clone());
         tokio::spawn(async move {
             answer(codes, replies, found.await);
@@ -103,7 +104,7 @@ where
 
 /// Hands each caller of a batch its code's answer.
 fn answer(
-    codes: Vec<String>,
+    codes: Arc<[String]>,
     replies: Vec<oneshot::Sender<Answer>>,
     found: StoreResult<Vec<Resolved>>,
 ) {
@@ -146,7 +147,7 @@ mod tests {
     fn gated_reader(
         gate: Arc<Semaphore>,
         batches: Arc<Mutex<Vec<Vec<String>>>>,
-    ) -> impl Fn(Vec<String>) -> futures::future::BoxFuture<'static, StoreResult<Vec<Resolved>>>
+    ) -> impl Fn(Arc<[String]>) -> futures::future::BoxFuture<'static, StoreResult<Vec<Resolved>>>
     {
         move |codes| {
             let gate = gate.clone();
@@ -154,7 +155,7 @@ mod tests {
             Box::pin(async move {
                 let number = {
                     let mut batches = batches.lock().unwrap();
-                    batches.push(codes.clone());
+                    batches.push(codes.to_vec());
                     batches.len() as i64
                 };
                 gate.acquire().await.unwrap().forget();
