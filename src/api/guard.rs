@@ -2,6 +2,7 @@
 //! and per-client rate limits on the endpoints that write.
 
 use std::{
+    future::Future,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     sync::Arc,
@@ -31,21 +32,23 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
 ];
 
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// Adds [`SECURITY_HEADERS`] to a response, keeping any a handler set itself.
+pub fn add_security_headers(response: &mut Response) {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
-    response
 }
 
 /// Ends a request that runs past `limit` with a JSON 503, so no client waits forever on a
 /// stuck dependency.
-pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+pub async fn within_deadline(
+    limit: Duration,
+    handling: impl Future<Output = Response>,
+) -> Response {
+    match tokio::time::timeout(limit, handling).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
     }

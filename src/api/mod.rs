@@ -14,7 +14,12 @@ mod users;
 
 use std::time::Duration;
 
-use axum::{extract::DefaultBodyLimit, middleware, Router};
+use axum::{
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::Response,
+    Router,
+};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -67,11 +72,9 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
     let edge_layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(middleware::from_fn(telemetry::observe))
-        .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn_with_state(
             edge.request_timeout,
-            guard::deadline,
+            edge_of,
         ));
     Router::new()
         .merge(resources)
@@ -82,6 +85,19 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(edge_layers)
         .with_state(state)
+}
+
+/// What every request passes through, as one middleware: its span, metrics and closing line,
+/// the deadline, the security headers (outermost first). One `from_fn` layer rather than three:
+/// each costs a boxed future and a clone of the inner service per request (docs/bottlenecks.md
+/// #12).
+async fn edge_of(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    telemetry::observe(request, |request| async move {
+        let mut response = guard::within_deadline(limit, next.run(request)).await;
+        guard::add_security_headers(&mut response);
+        response
+    })
+    .await
 }
 
 async fn not_found() -> ApiError {

@@ -135,12 +135,19 @@ impl LinkCache {
         cache
     }
 
-    /// The active target of `code`, if any, and the layer that knew it.
-    pub async fn resolve(&self, code: &str) -> Result<(Option<Target>, Layer), StoreError> {
-        if let Some(entry) = self.local.get(code).await {
-            self.counters.local_hits.increment(1);
-            return Ok((entry.into_target(), Layer::Local));
-        }
+    /// What the in-process layer knows of `code` (the active target, or that there is none):
+    /// `None` when it holds nothing for it, and [`LinkCache::fetch`] is next. Never waits on
+    /// I/O and never logs.
+    pub async fn cached(&self, code: &str) -> Option<Option<Target>> {
+        let entry = self.local.get(code).await?;
+        self.counters.local_hits.increment(1);
+        Some(entry.into_target())
+    }
+
+    /// The active target of a code the in-process layer does not hold, and the layer that knew
+    /// it: Redis or the database, one load per code however many ask at once. The answer is
+    /// kept in the in-process layer.
+    pub async fn fetch(&self, code: &str) -> Result<(Option<Target>, Layer), StoreError> {
         self.counters.local_misses.increment(1);
 
         let answered_by = AtomicU8::new(Layer::Database as u8);

@@ -7,13 +7,14 @@ mod lookups;
 mod remote;
 
 use axum::{
-    extract::{rejection::PathRejection, Path, State},
+    extract::{rejection::PathRejection, Path, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
     Router,
 };
 use metrics::counter;
+use tracing::Instrument;
 
 pub use cache::{CacheSettings, Layer, LinkCache, Target};
 pub use remote::RedisLayer;
@@ -22,10 +23,13 @@ use crate::api::ApiError;
 use crate::domain::{now, ShortCode};
 use crate::state::AppState;
 use crate::store::Click;
-use crate::telemetry::RedirectNote;
+use crate::telemetry::{self, RedirectNote, REQUEST_ID};
 
 /// Longest referrer or user agent kept in a click's details, in bytes.
 const MAX_HEADER_KEPT: usize = 512;
+/// Headers of a redirect: Location, Cache-Control, X-Cache, X-Request-Id and the edge's five
+/// security headers.
+const HEADERS_SENT: usize = 9;
 
 /// What both redirect paths answer, for the API description.
 #[derive(utoipa::IntoResponses)]
@@ -42,12 +46,16 @@ enum RedirectResponses {
     Unavailable(#[to_schema] crate::api::openapi::ErrorBody),
 }
 
+/// The redirect routes; the edge opens no span for them (see [`telemetry::observe`]).
+/// A trailing slash is tolerated: `/{code}/` redirects like `/{code}`.
+pub const PATHS: [&str; 3] = ["/{code}", "/{code}/", "/urls/{code}/redirect"];
+
 pub fn routes() -> Router<AppState> {
+    let [short, slashed, by_path] = PATHS;
     Router::new()
-        .route("/{code}", get(follow))
-        // A trailing slash is tolerated: `/{code}/` redirects like `/{code}`.
-        .route("/{code}/", get(follow))
-        .route("/urls/{code}/redirect", get(follow_by_path))
+        .route(short, get(follow))
+        .route(slashed, get(follow))
+        .route(by_path, get(follow_by_path))
 }
 
 #[utoipa::path(get, path = "/{code}", tag = "redirect",
@@ -55,17 +63,16 @@ pub fn routes() -> Router<AppState> {
     responses(RedirectResponses))]
 pub(crate) async fn follow(
     State(state): State<AppState>,
-    method: Method,
     code: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    // The whole request rather than a `HeaderMap` extractor, which copies every header.
+    request: Request,
 ) -> Response {
     // A path that does not decode to text (`/%FF`) names no link.
     let Ok(Path(code)) = code else {
         counter!("hop_redirects_not_found_total").increment(1);
         return ApiError::not_found("short link").into_response();
     };
-    let (answer, layer) = answer(&state, &method, &code, &headers).await;
-    let mut response = answer.into_response();
+    let (mut response, layer) = answer(&state, request.method(), &code, request.headers()).await;
     response.extensions_mut().insert(RedirectNote {
         short_code: code,
         cache: layer.map(Layer::as_str),
@@ -79,19 +86,35 @@ async fn answer(
     method: &Method,
     code: &str,
     headers: &HeaderMap,
-) -> (Result<Response, ApiError>, Option<Layer>) {
+) -> (Response, Option<Layer>) {
     if ShortCode::parse(code).is_err() {
         counter!("hop_redirects_not_found_total").increment(1);
-        return (Err(ApiError::not_found("short link")), None);
+        return (ApiError::not_found("short link").into_response(), None);
     }
 
-    let (target, layer) = match state.links.resolve(code).await {
-        Ok(found) => found,
-        Err(err) => return (Err(err.into()), None),
+    let (target, layer) = match state.links.cached(code).await {
+        Some(target) => (target, Layer::Local),
+        // Past the in-process cache a lookup can log (Redis or the database failing), so it and
+        // the error it may end in run in the request's span. Opened only here, the span costs a
+        // cache hit nothing.
+        None => {
+            let request_id = headers.get(REQUEST_ID).and_then(|id| id.to_str().ok());
+            let span = telemetry::request_span(request_id.unwrap_or(""));
+            match state.links.fetch(code).instrument(span.clone()).await {
+                Ok(found) => found,
+                Err(err) => {
+                    let response = span.in_scope(|| ApiError::from(err).into_response());
+                    return (response, None);
+                }
+            }
+        }
     };
     let Some(Target { resolved, location }) = target else {
         counter!("hop_redirects_not_found_total").increment(1);
-        return (Err(ApiError::not_found("short link")), Some(layer));
+        return (
+            ApiError::not_found("short link").into_response(),
+            Some(layer),
+        );
     };
 
     // HEAD answers like GET but is not a visit.
@@ -107,6 +130,8 @@ async fn answer(
 
     let mut response = StatusCode::FOUND.into_response();
     let out = response.headers_mut();
+    // Room for every header the edge adds too, so the map is sized once.
+    out.reserve(HEADERS_SENT);
     out.insert(header::LOCATION, location);
     out.insert(
         header::CACHE_CONTROL,
@@ -115,7 +140,7 @@ async fn answer(
     if state.debug_cache_header {
         out.insert("x-cache", HeaderValue::from_static(layer.as_str()));
     }
-    (Ok(response), Some(layer))
+    (response, Some(layer))
 }
 
 /// `GET /urls/{code}/redirect`: the same redirect under the API's path.
@@ -124,11 +149,10 @@ async fn answer(
     responses(RedirectResponses))]
 pub(crate) async fn follow_by_path(
     state: State<AppState>,
-    method: Method,
     code: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    follow(state, method, code, headers).await
+    follow(state, code, request).await
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

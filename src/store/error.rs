@@ -71,16 +71,23 @@ impl StoreError {
     /// A copy for each caller that shared one failed read (a batch of lookups, or one load
     /// that moka hands out behind an `Arc`), keeping the kind and the cause's text, which is
     /// what the log shows.
+    /// A copy of a copy (a batched read shared by one load) reads as the first copy.
     pub(crate) fn shared_copy(&self) -> StoreError {
+        fn text_of(err: &sqlx::Error) -> String {
+            match err {
+                // The variants copies are made of: their text as it was, not wrapped again.
+                sqlx::Error::Io(io) => io.to_string(),
+                sqlx::Error::Protocol(text) => text.clone(),
+                other => other.to_string(),
+            }
+        }
         match self {
             StoreError::Unavailable(err) => {
-                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(err.to_string())))
+                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(text_of(err))))
             }
             StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
             StoreError::NotFound(what) => StoreError::NotFound(what),
-            StoreError::Database(err) => {
-                StoreError::Database(sqlx::Error::Protocol(format!("shared failure: {err}")))
-            }
+            StoreError::Database(err) => StoreError::Database(sqlx::Error::Protocol(text_of(err))),
         }
     }
 }
@@ -114,5 +121,20 @@ mod tests {
         let copy = failed.shared_copy();
         assert!(matches!(copy, StoreError::Database(_)), "{copy:?}");
         assert!(chain(&copy).contains("bad row"), "{}", chain(&copy));
+    }
+
+    #[test]
+    fn a_copy_of_a_copy_reads_as_the_first() {
+        let originals = [
+            StoreError::Unavailable(sqlx::Error::PoolTimedOut),
+            StoreError::Database(sqlx::Error::RowNotFound),
+        ];
+        for original in originals {
+            let cause = std::error::Error::source(&original).unwrap().to_string();
+            let copy = original.shared_copy();
+            let again = copy.shared_copy();
+            assert_eq!(chain(&again), chain(&copy));
+            assert!(chain(&again).contains(&cause), "{}", chain(&again));
+        }
     }
 }

@@ -5,23 +5,24 @@
 //! than inheriting them from the span: tracing-subscriber's JSON formatter stores span fields
 //! as text and parses them again for each line inside the span, and rewrites them on each
 //! `record`, which cost about a quarter of a cached redirect (docs/bottlenecks.md). The span
-//! keeps only the request id, enough to tie an error line to its closing line.
+//! keeps only the request id, enough to tie an error line to its closing line. A redirect
+//! opens it only around a lookup past the in-process cache (docs/bottlenecks.md #12).
 //!
 //! A redirect that found its link (3xx) closes at DEBUG under the target [`REDIRECT_TARGET`]:
 //! it is already recorded as a click event and counted in the metrics, and the line cost about
 //! a quarter of a cached redirect's CPU (docs/bottlenecks.md #10). Redirects that fail (404,
 //! 503) close at INFO like every other request.
 
-use std::{net::SocketAddr, time::Instant};
+use std::{future::Future, net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request},
-    http::{HeaderValue, Method},
-    middleware::Next,
+    http::HeaderValue,
     response::Response,
 };
-use metrics::{counter, histogram, SharedString};
-use tracing::{Instrument, Level};
+use tracing::{Instrument, Level, Span};
+
+use super::meters;
 
 /// What a redirect adds to its closing line, handed over in the response's extensions.
 #[derive(Clone, Debug)]
@@ -35,19 +36,35 @@ pub struct RedirectNote {
 /// every DEBUG line: `HOP_LOG=info,hop::access::redirect=debug`.
 pub const REDIRECT_TARGET: &str = "hop::access::redirect";
 
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The span of a request: lines logged while it runs carry its id.
+pub fn request_span(request_id: &str) -> Span {
+    tracing::info_span!("request", request_id)
+}
+
 /// Paths polled by probes and scrapers: logged at DEBUG so they do not drown real traffic.
 fn is_probe(route: &str) -> bool {
     matches!(route, "/health" | "/ready" | "/metrics")
 }
 
-pub async fn observe(request: Request, next: Next) -> Response {
+/// Runs `handle` on the request inside the request's span, then records its metrics and
+/// writes its closing line.
+pub async fn observe<Handling>(
+    request: Request,
+    handle: impl FnOnce(Request) -> Handling,
+) -> Response
+where
+    Handling: Future<Output = Response>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let request_id = request
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .cloned()
         .unwrap_or(HeaderValue::from_static(""));
     let request_id = request_id.to_str().unwrap_or("");
@@ -56,25 +73,20 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let probe = is_probe(route);
-    let span = if probe {
+    // A redirect opens the span itself, around the one part of it that can log (a lookup past
+    // the in-process cache): on a cache hit the span, its field formatted as JSON at creation,
+    // cost about a tenth of the redirect (docs/bottlenecks.md #12).
+    let span = if probe || crate::redirect::PATHS.contains(&route) {
         tracing::debug_span!("request", request_id)
     } else {
-        tracing::info_span!("request", request_id)
+        request_span(request_id)
     };
 
-    let response = next.run(request).instrument(span).await;
+    let response = handle(request).instrument(span).await;
 
     let latency = started.elapsed();
     let status = response.status().as_u16();
-    // Static labels are not copied, and the route is shared by both metrics rather than copied
-    // for each.
-    let labels = [
-        ("method", SharedString::const_str(method_label(&method))),
-        ("route", SharedString::from_owned(route.to_owned())),
-        ("status", SharedString::const_str(status_class(status))),
-    ];
-    counter!("http_requests_total", &labels).increment(1);
-    histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+    meters::record(&method, route, status, latency.as_secs_f64());
 
     let note = response.extensions().get::<RedirectNote>();
     let short_code = note.map(|note| note.short_code.as_str());
@@ -105,27 +117,4 @@ pub async fn observe(request: Request, next: Next) -> Response {
         finished!(module_path!(), Level::INFO);
     }
     response
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
 }

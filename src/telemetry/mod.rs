@@ -3,8 +3,9 @@
 
 mod access;
 mod logs;
+mod meters;
 mod metrics;
 
-pub use self::access::{observe, RedirectNote};
+pub use self::access::{observe, request_span, RedirectNote, REQUEST_ID};
 pub use self::logs::init_logging;
 pub use self::metrics::Metrics;

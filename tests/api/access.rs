@@ -274,6 +274,116 @@ async fn requests_without_a_key_do_not_count_against_the_write_limit() {
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// A redirect opens its span only for a lookup past the in-process cache; the error that
+/// lookup logs still carries the request's id, and a cached link keeps redirecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_lookup_logs_in_the_span_of_its_request() {
+    use sqlx::{Connection, Executor, SqliteConnection};
+
+    let (dir, mut hop, code) = hop_with_one_link(None).await;
+    let client = http_client();
+    let follow = |path: &str, id: &str| {
+        client
+            .get(format!("{}/{path}", hop.address))
+            .header("x-request-id", id)
+            .send()
+    };
+    assert_eq!(
+        follow(&code, "warm").await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    let url = format!("sqlite://{}", dir.path().join("hop.db").display());
+    let mut behind_its_back = SqliteConnection::connect(&url).await.unwrap();
+    behind_its_back
+        .execute("PRAGMA foreign_keys = OFF; DROP TABLE urls;")
+        .await
+        .unwrap();
+
+    let failed = follow("NotCached1", "req-lookup").await.unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let cached = follow(&code, "req-cached").await.unwrap();
+    assert_eq!(cached.status(), StatusCode::FOUND);
+
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+    let log = hop.log.lock().unwrap().clone();
+    // (The click of the cached redirect cannot be written either; that is another line.)
+    let errors: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "internal error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0]["fields"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no such table: urls"));
+    assert_eq!(errors[0]["span"]["request_id"], "req-lookup");
+}
+
+/// The request metrics count each request once under its route, method and status class,
+/// whether their handles are new or reused (a process of its own, so the counts are exact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_metrics_count_each_request_under_its_labels() {
+    let (_dir, mut hop, code) = hop_with_one_link(None).await;
+    let client = http_client();
+    for (method, path, times) in [
+        (reqwest::Method::GET, code.as_str(), 3),
+        (reqwest::Method::GET, "NoSuchCode1", 2),
+        (reqwest::Method::HEAD, code.as_str(), 1),
+    ] {
+        for _ in 0..times {
+            client
+                .request(method.clone(), format!("{}/{path}", hop.address))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let text = client
+        .get(format!("{}/metrics", hop.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> Option<String> {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{series} ")))?;
+        Some(line.rsplit(' ').next()?.to_owned())
+    };
+    for (series, expected) in [
+        (
+            r#"http_requests_total{method="POST",route="/users",status="2xx"}"#,
+            "1",
+        ),
+        (
+            r#"http_requests_total{method="POST",route="/urls",status="2xx"}"#,
+            "1",
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/{code}",status="3xx"}"#,
+            "3",
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/{code}",status="4xx"}"#,
+            "2",
+        ),
+        (
+            r#"http_requests_total{method="HEAD",route="/{code}",status="3xx"}"#,
+            "1",
+        ),
+        (
+            r#"http_request_duration_seconds_count{method="GET",route="/{code}",status="3xx"}"#,
+            "3",
+        ),
+    ] {
+        assert_eq!(value(series).as_deref(), Some(expected), "{series}");
+    }
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+}
+
 /// A hop on a fresh SQLite file (kept alive by the returned directory), with `HOP_LOG` when
 /// given, holding one user and one link made through the API; returns the link's code.
 async fn hop_with_one_link(log: Option<&str>) -> (tempfile::TempDir, HopProcess, String) {
