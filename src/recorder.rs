@@ -154,7 +154,9 @@ impl ClickQueue {
 }
 
 /// Drops are logged at most once a second, with how many there were: a full queue under a
-/// flood would otherwise add a log line to every request it already cannot record.
+/// flood would otherwise add a log line to every request it already cannot record. The writer
+/// logs them, after each batch, never the request that found the queue full: the count is
+/// about the queue, and a line logged from a request would carry that request's id.
 #[derive(Default)]
 struct DropReport {
     unreported: AtomicU64,
@@ -164,7 +166,6 @@ struct DropReport {
 impl DropReport {
     fn note(&self) {
         self.unreported.fetch_add(1, Ordering::Relaxed);
-        self.report_once_a_second();
     }
 
     /// Logs what is unreported, whatever the time: the writer calls it after each batch and
@@ -412,10 +413,16 @@ mod tests {
     #[test]
     fn drops_are_reported_once_a_second_with_their_count() {
         let report = DropReport::default();
-        report.last_second.store(u64::MAX, Ordering::Relaxed);
         for _ in 0..5 {
             report.note();
         }
+        assert_eq!(
+            report.unreported.load(Ordering::Relaxed),
+            5,
+            "noting a drop logs nothing: the writer does"
+        );
+        report.last_second.store(u64::MAX, Ordering::Relaxed);
+        report.report_once_a_second();
         assert_eq!(
             report.unreported.load(Ordering::Relaxed),
             5,
@@ -423,6 +430,7 @@ mod tests {
         );
         report.last_second.store(0, Ordering::Relaxed);
         report.note();
+        report.report_once_a_second();
         assert_eq!(
             report.unreported.load(Ordering::Relaxed),
             0,

@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn an_unavailable_database_becomes_a_503_with_retry_after() {
-        let err = ApiError::from(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        let err = ApiError::from(StoreError::from(sqlx::Error::PoolTimedOut));
         let response = err.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");

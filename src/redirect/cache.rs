@@ -155,7 +155,7 @@ impl LinkCache {
             .local
             .try_get_with(Arc::from(code), self.load(code, &answered_by))
             .await
-            .map_err(|err| Arc::try_unwrap(err).unwrap_or_else(|shared| shared.shared_copy()))?;
+            .map_err(Arc::unwrap_or_clone)?;
         let layer = match answered_by.load(Ordering::Relaxed) {
             1 => Layer::Redis,
             _ => Layer::Database,

@@ -1,9 +1,15 @@
+use std::sync::Arc;
+
 use sqlx::error::ErrorKind;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How a store call failed, sorted by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cheap to clone: the database's error is shared, so every caller of one failed read (a
+/// batch of lookups, a load that several redirects wait on) gets the same cause, logged as
+/// it was said.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule: the message names the field and is safe to show a client.
     #[error("{0}")]
@@ -13,18 +19,18 @@ pub enum StoreError {
     NotFound(&'static str),
     /// The database did not answer in time or the connection broke: worth a retry later.
     #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
     /// Anything else the database said. Its text goes to the log, never to a client.
     #[error("database error")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Arc<sqlx::Error>),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if is_unavailable(&err) {
-            Self::Unavailable(err)
+            Self::Unavailable(Arc::new(err))
         } else {
-            Self::Database(err)
+            Self::Database(Arc::new(err))
         }
     }
 }
@@ -67,31 +73,6 @@ pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation)
 }
 
-impl StoreError {
-    /// A copy for each caller that shared one failed read (a batch of lookups, or one load
-    /// that moka hands out behind an `Arc`), keeping the kind and the cause's text, which is
-    /// what the log shows.
-    /// A copy of a copy (a batched read shared by one load) reads as the first copy.
-    pub(crate) fn shared_copy(&self) -> StoreError {
-        fn text_of(err: &sqlx::Error) -> String {
-            match err {
-                // The variants copies are made of: their text as it was, not wrapped again.
-                sqlx::Error::Io(io) => io.to_string(),
-                sqlx::Error::Protocol(text) => text.clone(),
-                other => other.to_string(),
-            }
-        }
-        match self {
-            StoreError::Unavailable(err) => {
-                StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(text_of(err))))
-            }
-            StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
-            StoreError::NotFound(what) => StoreError::NotFound(what),
-            StoreError::Database(err) => StoreError::Database(sqlx::Error::Protocol(text_of(err))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::error::Error;
@@ -109,32 +90,39 @@ mod tests {
         text
     }
 
+    /// What the log shows of a failure shared by several callers is what the database said,
+    /// once, as for a caller that had it alone.
     #[test]
-    fn a_shared_failure_keeps_its_kind_and_cause() {
-        let cause = "terminating connection due to administrator command";
-        let unavailable = StoreError::Unavailable(sqlx::Error::Protocol(cause.into()));
-        let copy = unavailable.shared_copy();
-        assert!(matches!(copy, StoreError::Unavailable(_)), "{copy:?}");
-        assert!(chain(&copy).contains(cause), "{}", chain(&copy));
-
-        let failed = StoreError::Database(sqlx::Error::Protocol("bad row".into()));
-        let copy = failed.shared_copy();
-        assert!(matches!(copy, StoreError::Database(_)), "{copy:?}");
-        assert!(chain(&copy).contains("bad row"), "{}", chain(&copy));
-    }
-
-    #[test]
-    fn a_copy_of_a_copy_reads_as_the_first() {
-        let originals = [
-            StoreError::Unavailable(sqlx::Error::PoolTimedOut),
-            StoreError::Database(sqlx::Error::RowNotFound),
+    fn a_shared_failure_reads_as_the_original() {
+        let timed_out = "pool timed out while waiting for an open connection";
+        let cases = [
+            (sqlx::Error::PoolTimedOut, "database unavailable", timed_out),
+            (
+                sqlx::Error::RowNotFound,
+                "database error",
+                "no rows returned",
+            ),
         ];
-        for original in originals {
-            let cause = std::error::Error::source(&original).unwrap().to_string();
-            let copy = original.shared_copy();
-            let again = copy.shared_copy();
-            assert_eq!(chain(&again), chain(&copy));
-            assert!(chain(&again).contains(&cause), "{}", chain(&again));
+        for (cause, kind, said) in cases {
+            let original = StoreError::from(cause);
+            let shared = original.clone();
+            assert_eq!(chain(&shared), chain(&original));
+            assert!(
+                chain(&shared).starts_with(&format!("{kind}: ")),
+                "{}",
+                chain(&shared)
+            );
+            assert_eq!(
+                chain(&shared).matches(said).count(),
+                1,
+                "{}",
+                chain(&shared)
+            );
+            assert!(
+                !chain(&shared).contains("communicating"),
+                "{}",
+                chain(&shared)
+            );
         }
     }
 }

@@ -190,7 +190,7 @@ impl PgStore {
 
 /// Streams `rows` into `staged_urls` as CSV, a few thousand rows per message.
 async fn copy_links(conn: &mut PgConnection, rows: &[LinkRecord]) -> StoreResult<()> {
-    let encode = |err: csv::Error| StoreError::Database(sqlx::Error::Encode(err.into()));
+    let encode = |err: csv::Error| StoreError::Database(sqlx::Error::Encode(err.into()).into());
     let mut copy = conn
         .copy_in_raw("COPY staged_urls FROM STDIN (FORMAT csv)")
         .await?;

@@ -165,7 +165,8 @@ async fn no_secret_reaches_the_log() {
 /// redirects close at DEBUG under their own target, turned on here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_ends_with_one_line_holding_its_fields() {
-    let (_dir, mut hop, code) = hop_with_one_link(Some("info,hop::access::redirect=debug")).await;
+    let (_dir, mut hop, code) =
+        hop_with_one_link(&[("HOP_LOG", "info,hop::access::redirect=debug")]).await;
     let client = http_client();
     for _ in 0..2 {
         let response = client
@@ -211,7 +212,7 @@ async fn each_request_ends_with_one_line_holding_its_fields() {
 /// metrics record it); one that did not find it closes at INFO like any other request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_only_failed_redirects_are_logged() {
-    let (_dir, mut hop, code) = hop_with_one_link(None).await;
+    let (_dir, mut hop, code) = hop_with_one_link(&[]).await;
     let client = http_client();
     for path in [code.as_str(), "NoSuchCode1"] {
         client
@@ -280,7 +281,7 @@ async fn requests_without_a_key_do_not_count_against_the_write_limit() {
 async fn a_failed_lookup_logs_in_the_span_of_its_request() {
     use sqlx::{Connection, Executor, SqliteConnection};
 
-    let (dir, mut hop, code) = hop_with_one_link(None).await;
+    let (dir, mut hop, code) = hop_with_one_link(&[]).await;
     let client = http_client();
     let follow = |path: &str, id: &str| {
         client
@@ -320,11 +321,54 @@ async fn a_failed_lookup_logs_in_the_span_of_its_request() {
     assert_eq!(errors[0]["span"]["request_id"], "req-lookup");
 }
 
+/// The click queue's drop report counts the clicks of every request that found it full, so
+/// it names none of them: the writer logs it, outside every request's span, even when the
+/// edge's span of redirects is on (it is at DEBUG).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_click_drop_report_belongs_to_no_request() {
+    let (_dir, mut hop, code) = hop_with_one_link(&[
+        ("HOP_CLICK_QUEUE", "1"),
+        ("HOP_CLICK_LINGER_MS", "1000"),
+        ("HOP_LOG", "info,hop::telemetry::access=debug"),
+    ])
+    .await;
+    let client = http_client();
+    let path = format!("{}/{code}", hop.address);
+    let visits = (0..50).map(|n| {
+        client
+            .get(&path)
+            .header("x-request-id", format!("visit-{n}"))
+            .send()
+    });
+    for response in futures::future::join_all(visits).await {
+        assert_eq!(response.unwrap().status(), StatusCode::FOUND);
+    }
+
+    assert!(hop.terminate(), "hop exits 0 on SIGTERM");
+    let log = hop.log.lock().unwrap().clone();
+    let reports: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "click queue full, clicks dropped")
+        .collect();
+    assert!(
+        !reports.is_empty(),
+        "50 clicks into a queue of one drop some"
+    );
+    for report in &reports {
+        assert!(report.get("span").is_none(), "{report}");
+        assert!(
+            report["fields"]["dropped"].as_u64().unwrap() >= 1,
+            "{report}"
+        );
+    }
+}
+
 /// The request metrics count each request once under its route, method and status class,
 /// whether their handles are new or reused (a process of its own, so the counts are exact).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_metrics_count_each_request_under_its_labels() {
-    let (_dir, mut hop, code) = hop_with_one_link(None).await;
+    let (_dir, mut hop, code) = hop_with_one_link(&[]).await;
     let client = http_client();
     for (method, path, times) in [
         (reqwest::Method::GET, code.as_str(), 3),
@@ -384,13 +428,15 @@ async fn request_metrics_count_each_request_under_its_labels() {
     assert!(hop.terminate(), "hop exits 0 on SIGTERM");
 }
 
-/// A hop on a fresh SQLite file (kept alive by the returned directory), with `HOP_LOG` when
-/// given, holding one user and one link made through the API; returns the link's code.
-async fn hop_with_one_link(log: Option<&str>) -> (tempfile::TempDir, HopProcess, String) {
+/// A hop on a fresh SQLite file (kept alive by the returned directory), with the given
+/// settings, holding one user and one link made through the API; returns the link's code.
+async fn hop_with_one_link(
+    settings: &[(&'static str, &str)],
+) -> (tempfile::TempDir, HopProcess, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("hop.db").display());
     let mut env = vec![("DATABASE_URL", url.as_str())];
-    env.extend(log.map(|filter| ("HOP_LOG", filter)));
+    env.extend_from_slice(settings);
     let hop = HopProcess::start(&env);
     let client = http_client();
     let user = create_user(&client, &hop.address, "logger").await;
