@@ -83,7 +83,7 @@ async fn main() -> ExitCode {
     match execute(cli.command, config).await {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "hop failed");
+            tracing::error!(error = hop::telemetry::causes(err.as_ref()), "hop failed");
             eprintln!("hop: {err:#}");
             ExitCode::FAILURE
         }

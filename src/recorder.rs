@@ -15,7 +15,7 @@ use std::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use metrics::{counter, histogram};
@@ -27,6 +27,8 @@ use tokio::{
 
 use crate::store::{Click, Store, StoreError};
 
+/// How often drops of clicks are logged (with their count), while there are any.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How long a reader waits for queued clicks before it reads what is there.
 const FLUSH_WAIT: Duration = Duration::from_secs(3);
 /// Attempts at writing one batch while the database is unavailable, and the pause between.
@@ -62,6 +64,7 @@ pub struct ClickQueue {
 pub struct Recorder {
     queue: ClickQueue,
     task: JoinHandle<()>,
+    reporter: JoinHandle<()>,
 }
 
 impl Recorder {
@@ -78,7 +81,12 @@ impl Recorder {
             ..batching
         };
         let task = tokio::spawn(drain(store, receiver, batching, queue.clone()));
-        Self { queue, task }
+        let reporter = tokio::spawn(report_drops(queue.drops.clone()));
+        Self {
+            queue,
+            task,
+            reporter,
+        }
     }
 
     pub fn queue(&self) -> ClickQueue {
@@ -99,6 +107,7 @@ impl Recorder {
         }
         self.task.abort();
         let _ = self.task.await;
+        self.reporter.abort();
         let lost = self.queue.pending.swap(0, Ordering::Relaxed);
         if lost > 0 {
             counter!("hop_clicks_dropped_total").increment(lost as u64);
@@ -153,14 +162,13 @@ impl ClickQueue {
     }
 }
 
-/// Drops are logged at most once a second, with how many there were: a full queue under a
-/// flood would otherwise add a log line to every request it already cannot record. The writer
-/// logs them, after each batch, never the request that found the queue full: the count is
-/// about the queue, and a line logged from a request would carry that request's id.
+/// Drops are logged once a second, with how many there were: a full queue under a flood
+/// would otherwise add a log line to every request it already cannot record. A task of their
+/// own logs them, so neither a request (whose id the line would carry, though it counts the
+/// drops of all of them) nor a writer stuck on the database holds the count back.
 #[derive(Default)]
 struct DropReport {
     unreported: AtomicU64,
-    last_second: AtomicU64,
 }
 
 impl DropReport {
@@ -168,28 +176,21 @@ impl DropReport {
         self.unreported.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Logs what is unreported, whatever the time: the writer calls it after each batch and
-    /// at shutdown, so the last drops of a burst are not left out.
+    /// Logs the drops not reported yet, if any.
     fn report(&self) {
         let dropped = self.unreported.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(dropped, "click queue full, clicks dropped");
         }
     }
+}
 
-    fn report_once_a_second(&self) {
-        let second = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
-        let last = self.last_second.load(Ordering::Relaxed);
-        if second > last
-            && self
-                .last_second
-                .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.report();
-        }
+/// Reports drops every second until the recorder stops (which reports the last ones).
+async fn report_drops(drops: Arc<DropReport>) {
+    let mut every = tokio::time::interval(DROP_REPORT_EVERY);
+    loop {
+        every.tick().await;
+        drops.report();
     }
 }
 
@@ -226,9 +227,6 @@ async fn drain(
             write_batch(store.as_ref(), &clicks).await;
             queue.pending.fetch_sub(clicks.len(), Ordering::Relaxed);
             clicks.clear();
-            if queue.drops.unreported.load(Ordering::Relaxed) > 0 {
-                queue.drops.report_once_a_second();
-            }
         }
         for done in waiters.drain(..) {
             let _ = done.send(());
@@ -410,31 +408,27 @@ mod tests {
         assert_eq!(clicks_stored(store.as_ref()).await, 234);
     }
 
-    #[test]
-    fn drops_are_reported_once_a_second_with_their_count() {
-        let report = DropReport::default();
+    /// Drops are logged by their own task within a second: neither a batch written nor a
+    /// click after them is needed (a writer stuck on the database wrote none).
+    #[tokio::test]
+    async fn drops_are_reported_within_a_second_without_the_writer() {
+        let drops = Arc::new(DropReport::default());
+        let reporter = tokio::spawn(report_drops(drops.clone()));
+        tokio::task::yield_now().await;
         for _ in 0..5 {
-            report.note();
+            drops.note();
         }
         assert_eq!(
-            report.unreported.load(Ordering::Relaxed),
+            drops.unreported.load(Ordering::Relaxed),
             5,
-            "noting a drop logs nothing: the writer does"
+            "noting logs nothing"
         );
-        report.last_second.store(u64::MAX, Ordering::Relaxed);
-        report.report_once_a_second();
+        tokio::time::sleep(DROP_REPORT_EVERY + Duration::from_millis(200)).await;
         assert_eq!(
-            report.unreported.load(Ordering::Relaxed),
-            5,
-            "no line yet this second"
-        );
-        report.last_second.store(0, Ordering::Relaxed);
-        report.note();
-        report.report_once_a_second();
-        assert_eq!(
-            report.unreported.load(Ordering::Relaxed),
+            drops.unreported.load(Ordering::Relaxed),
             0,
-            "the line took all six"
+            "one line took all five"
         );
+        reporter.abort();
     }
 }

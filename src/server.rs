@@ -20,7 +20,7 @@ use crate::recorder::{Batching, Recorder};
 use crate::redirect::{CacheSettings, LinkCache, RedisLayer};
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
-use crate::telemetry::Metrics;
+use crate::telemetry::{causes, Metrics};
 
 /// How often the background check updates `hop_db_up`.
 const DB_CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -107,7 +107,7 @@ async fn connect_patiently(url: Option<&str>, config: &Config) -> anyhow::Result
             Ok(store) => return Ok(store),
             Err(err) if tokio::time::Instant::now() + pause < deadline => {
                 tracing::warn!(
-                    error = format!("{err:#}"),
+                    error = causes(err.as_ref()),
                     "database not reachable yet, retrying"
                 );
                 tokio::time::sleep(pause).await;

@@ -11,6 +11,7 @@ use axum::{
 use serde::Serialize;
 
 use crate::store::StoreError;
+use crate::telemetry::causes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -100,10 +101,10 @@ impl IntoResponse for ApiError {
         }
         match &self {
             Self::Unavailable(cause) => {
-                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                tracing::warn!(error = causes(cause.as_ref()), "database unavailable");
             }
             Self::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "internal error")
+                tracing::error!(error = causes(cause.as_ref()), "internal error")
             }
             _ => {}
         }

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::openapi::ErrorBody;
 use super::ApiError;
 use crate::state::AppState;
+use crate::telemetry::causes;
 
 /// How long `/ready` waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -55,7 +56,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         .record(started.elapsed().as_secs_f64());
     match answer {
         Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
-        Ok(Err(err)) => not_ready(&format!("{err:#}")),
+        Ok(Err(err)) => not_ready(&causes(&err)),
         Err(_) => not_ready("timed out"),
     }
 }

@@ -74,7 +74,7 @@ where
         .map(|info| info.0);
     let probe = is_probe(route);
     // A redirect opens the span itself, around the one part of it that logs about the request
-    // (a lookup past the in-process cache; the click queue's drop report is the writer's):
+    // (a lookup past the in-process cache; the click queue's drop report is the recorder's):
     // on a cache hit the span, its field formatted as JSON at creation,
     // cost about a tenth of the redirect (docs/bottlenecks.md #12).
     let span = if probe || crate::redirect::PATHS.contains(&route) {

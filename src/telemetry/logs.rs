@@ -44,3 +44,43 @@ pub fn init_logging(filter: &str) -> Option<WorkerGuard> {
     // A second call (tests start many servers in one process) keeps the first subscriber.
     result.ok().map(|()| guard)
 }
+
+/// An error and its causes as one log field, `outer: inner: ...`. A cause whose text the link
+/// before it already ends with is left out: sqlx writes its inner error into its own message
+/// and gives it as the cause too, which `{:#}` prints twice ("error returned from database:
+/// X: X").
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut last = text.clone();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !last.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        last = part;
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::causes;
+
+    #[test]
+    fn a_cause_already_in_its_errors_text_is_written_once() {
+        let io = std::io::Error::other("expected to read 5 bytes, got 0 bytes at EOF");
+        let store = crate::store::StoreError::from(sqlx::Error::Io(io));
+        let err = anyhow::Error::new(store);
+        assert_eq!(
+            causes(err.as_ref()),
+            "database unavailable: error communicating with database: \
+             expected to read 5 bytes, got 0 bytes at EOF"
+        );
+        let wrapped =
+            anyhow::Error::new(std::io::Error::other("disk full")).context("cannot write");
+        assert_eq!(causes(wrapped.as_ref()), "cannot write: disk full");
+    }
+}

@@ -7,5 +7,5 @@ mod meters;
 mod metrics;
 
 pub use self::access::{observe, request_span, RedirectNote, REQUEST_ID};
-pub use self::logs::init_logging;
+pub use self::logs::{causes, init_logging};
 pub use self::metrics::Metrics;

@@ -318,6 +318,12 @@ async fn a_failed_lookup_logs_in_the_span_of_its_request() {
         .as_str()
         .unwrap()
         .contains("no such table: urls"));
+    let error = errors[0]["fields"]["error"].as_str().unwrap();
+    assert_eq!(
+        error.matches("no such table").count(),
+        1,
+        "said once: {error}"
+    );
     assert_eq!(errors[0]["span"]["request_id"], "req-lookup");
 }
 
