@@ -254,7 +254,11 @@ async fn write_batch(store: &dyn Store, clicks: &[Click]) {
             Err(err) => {
                 counter!("hop_db_errors_total").increment(1);
                 counter!("hop_clicks_dropped_total").increment(clicks.len() as u64);
-                tracing::error!(error = %err, clicks = clicks.len(), "click batch dropped");
+                tracing::error!(
+                    error = crate::telemetry::causes(&err),
+                    clicks = clicks.len(),
+                    "click batch dropped"
+                );
                 return;
             }
         }
