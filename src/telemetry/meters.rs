@@ -24,6 +24,13 @@ struct Meters {
     latency: Histogram,
 }
 
+impl Meters {
+    fn record(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.latency.record(seconds);
+    }
+}
+
 /// Each route's handles, indexed by method and status class.
 type RouteMeters = [Option<Meters>; METHODS.len() * CLASSES.len()];
 
@@ -39,9 +46,7 @@ pub fn record(method: &Method, route: &str, status: u16, seconds: f64) {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(meters) = known.get(route).and_then(|slots| slots[slot].as_ref()) {
-            meters.requests.increment(1);
-            meters.latency.record(seconds);
-            return;
+            return meters.record(seconds);
         }
     }
     let mut known = BY_ROUTE
@@ -50,25 +55,25 @@ pub fn record(method: &Method, route: &str, status: u16, seconds: f64) {
     let slots = known
         .entry(route.into())
         .or_insert_with(|| std::array::from_fn(|_| None));
-    let meters = slots[slot].get_or_insert_with(|| {
-        let labels = [
-            (
-                "method",
-                SharedString::const_str(METHODS[slot / CLASSES.len()]),
-            ),
-            ("route", SharedString::from_owned(route.to_owned())),
-            (
-                "status",
-                SharedString::const_str(CLASSES[slot % CLASSES.len()]),
-            ),
-        ];
-        Meters {
-            requests: counter!("http_requests_total", &labels),
-            latency: histogram!("http_request_duration_seconds", &labels),
-        }
-    });
-    meters.requests.increment(1);
-    meters.latency.record(seconds);
+    slots[slot]
+        .get_or_insert_with(|| {
+            let labels = [
+                (
+                    "method",
+                    SharedString::const_str(METHODS[slot / CLASSES.len()]),
+                ),
+                ("route", SharedString::from_owned(route.to_owned())),
+                (
+                    "status",
+                    SharedString::const_str(CLASSES[slot % CLASSES.len()]),
+                ),
+            ];
+            Meters {
+                requests: counter!("http_requests_total", &labels),
+                latency: histogram!("http_request_duration_seconds", &labels),
+            }
+        })
+        .record(seconds);
 }
 
 fn method_index(method: &Method) -> usize {
