@@ -105,6 +105,9 @@ pub fn print_summary(reports: &[FileReport]) {
     }
 }
 
+/// Reads and parses a whole file. The file's bytes and its parsed rows are in memory together
+/// for a moment (about 500 MB at the peak for a million links): the store's import methods
+/// take a whole file's rows, so streaming them would change both backends' imports.
 fn read<T, E: std::error::Error + Send + Sync + 'static>(
     path: &Path,
     parse: impl Fn(&[u8]) -> Result<Parsed<T>, E>,

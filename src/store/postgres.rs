@@ -157,19 +157,27 @@ impl PgStore {
         )
         .fetch_one(&mut *tx)
         .await?;
+        // Changed links first, then the new ones on their own: a plain INSERT of the rows with
+        // no link yet is a fifth quicker than one INSERT ... ON CONFLICT DO UPDATE for all
+        // (measured on the 1M file: 8.1 s against 9.9 s), which pays for a conflict check
+        // per row even into an empty table.
+        sqlx::query(
+            "UPDATE urls u SET user_id = s.user_id, short_code = s.short_code, \
+             original_url = s.original_url, title = s.title, is_active = s.is_active, \
+             created_at = s.created_at, updated_at = s.updated_at \
+             FROM staged_urls s WHERE u.id = s.id \
+             AND (u.user_id, u.short_code, u.original_url, u.title, u.is_active, \
+             u.created_at, u.updated_at) IS DISTINCT FROM (s.user_id, s.short_code, \
+             s.original_url, s.title, s.is_active, s.created_at, s.updated_at)",
+        )
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, \
              created_at, updated_at) \
              SELECT s.id, s.user_id, s.short_code, s.original_url, s.title, s.is_active, \
              s.created_at, s.updated_at FROM staged_urls s \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
-             short_code = excluded.short_code, original_url = excluded.original_url, \
-             title = excluded.title, is_active = excluded.is_active, \
-             created_at = excluded.created_at, updated_at = excluded.updated_at \
-             WHERE (urls.user_id, urls.short_code, urls.original_url, urls.title, \
-             urls.is_active, urls.created_at, urls.updated_at) IS DISTINCT FROM \
-             (excluded.user_id, excluded.short_code, excluded.original_url, excluded.title, \
-             excluded.is_active, excluded.created_at, excluded.updated_at)",
+             WHERE NOT EXISTS (SELECT 1 FROM urls u WHERE u.id = s.id)",
         )
         .execute(&mut *tx)
         .await?;
