@@ -320,6 +320,51 @@ async fn hop_starts_and_serves_when_redis_is_not_there_yet() {
     assert_eq!(response.status(), 302);
 }
 
+/// Redis unreachable when hop starts, back three seconds later: within a few seconds hop
+/// uses it (a lookup's answer is stored there). The redis crate's own reconnect schedule would
+/// have waited a minute after its second attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hop_takes_redis_up_within_seconds_of_its_return() {
+    let Some(redis) = redis_url(7).await else {
+        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+        return;
+    };
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let wire = Wire::to(upstream(&redis)).await;
+    wire.cut();
+    let config = Config {
+        redis_url: Some(Secret::new(through(&redis, wire.address))),
+        ..Config::default()
+    };
+    let app = TestApp::spawn(database.url.clone(), config).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    wire.restore();
+    let back = Instant::now();
+
+    let mut direct = redis::Client::open(redis.as_str())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let mut stored = false;
+    let mut tries = 0;
+    while !stored && back.elapsed() < Duration::from_secs(10) {
+        tries += 1;
+        let (_, code) = new_link(&app, &format!("u{tries}")).await;
+        assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        stored = redis::cmd("EXISTS")
+            .arg(format!("hop:link:{code}"))
+            .query_async::<bool>(&mut direct)
+            .await
+            .expect("EXISTS");
+    }
+    assert!(
+        stored,
+        "hop did not use Redis within 10 s of its return ({tries} tries)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_database_share_answers_and_changes_through_redis() {
     let Some(redis) = redis_url(5).await else {

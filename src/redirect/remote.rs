@@ -73,7 +73,14 @@ impl RedisLayer {
     async fn keep_connecting(self) {
         let mut pause = Duration::from_millis(100);
         loop {
+            // The manager's own retries: at its defaults (delays of 1 s, then 100 times the
+            // last, capped at 60 s, six times) a Redis that was down at start was reported only
+            // after about five minutes, and one that came back waited up to a minute to be used.
+            // Two quick retries here; this loop logs and tries again.
             let config = redis::aio::ConnectionManagerConfig::new()
+                .set_number_of_retries(2)
+                .set_factor(2)
+                .set_max_delay(2_000)
                 .set_connection_timeout(Duration::from_secs(1))
                 // The per-call limits below are shorter for lookups; this is the longest.
                 .set_response_timeout(PUBLISH_TIMEOUT);

@@ -13,7 +13,7 @@
 //! a quarter of a cached redirect's CPU (docs/bottlenecks.md #10). Redirects that fail (404,
 //! 503) close at INFO like every other request.
 
-use std::{future::Future, net::SocketAddr, time::Instant};
+use std::{borrow::Cow, future::Future, net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request},
@@ -41,7 +41,25 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// The span of a request: lines logged while it runs carry its id.
 pub fn request_span(request_id: &str) -> Span {
-    tracing::info_span!("request", request_id)
+    let request_id = clipped(request_id);
+    tracing::info_span!("request", request_id = &*request_id)
+}
+
+/// The most of a client's own text (its request id, the code it asked for) that a log line
+/// repeats, in bytes: far more than any valid code or generated id, and far less than a
+/// client can send (a path of 60 KB would otherwise be logged as a line of 60 KB).
+const LOGGED_TEXT_MAX: usize = 128;
+
+/// `text`, or its first [`LOGGED_TEXT_MAX`] bytes (to a character boundary) and its length.
+fn clipped(text: &str) -> Cow<'_, str> {
+    if text.len() <= LOGGED_TEXT_MAX {
+        return Cow::Borrowed(text);
+    }
+    let cut = (0..=LOGGED_TEXT_MAX)
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0);
+    Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len()))
 }
 
 /// Paths polled by probes and scrapers: logged at DEBUG so they do not drown real traffic.
@@ -67,7 +85,8 @@ where
         .get(REQUEST_ID)
         .cloned()
         .unwrap_or(HeaderValue::from_static(""));
-    let request_id = request_id.to_str().unwrap_or("");
+    let raw_id = request_id.to_str().unwrap_or("");
+    let request_id = clipped(raw_id);
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -78,9 +97,9 @@ where
     // on a cache hit the span, its field formatted as JSON at creation,
     // cost about a tenth of the redirect (docs/bottlenecks.md #12).
     let span = if probe || crate::redirect::PATHS.contains(&route) {
-        tracing::debug_span!("request", request_id)
+        tracing::debug_span!("request", request_id = &*request_id)
     } else {
-        request_span(request_id)
+        request_span(raw_id)
     };
 
     let response = handle(request).instrument(span).await;
@@ -90,7 +109,9 @@ where
     meters::record(&method, route, status, latency.as_secs_f64());
 
     let note = response.extensions().get::<RedirectNote>();
-    let short_code = note.map(|note| note.short_code.as_str());
+    let short_code = note.map(|note| clipped(&note.short_code));
+    let short_code = short_code.as_deref();
+    let request_id = &*request_id;
     let cache = note.and_then(|note| note.cache);
     let latency_ms = latency.as_secs_f64() * 1000.0;
     macro_rules! finished {

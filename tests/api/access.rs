@@ -233,6 +233,35 @@ async fn by_default_only_failed_redirects_are_logged() {
     assert_eq!(statuses, expected);
 }
 
+/// What a client chose itself (the code it asked for, its request id) is logged up to 128 bytes,
+/// cut at a character boundary and followed by its length, however long the client made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_long_text_is_clipped_in_the_log() {
+    let (_dir, mut hop, _code) = hop_with_one_link(&[]).await;
+    // 1 + 2 × 2,500 bytes: the 128-byte cut falls inside a two-byte character.
+    let path = format!("x{}", "%C3%A9".repeat(2_500));
+    let request_id = "r".repeat(1_000);
+    let response = http_client()
+        .get(format!("{}/{path}", hop.address))
+        .header("x-request-id", &request_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-request-id"], request_id.as_str());
+    let lines = closing_lines(&mut hop);
+    let fields = &lines.last().unwrap()["fields"];
+    assert_eq!(fields["http.status"], 404);
+    assert_eq!(
+        fields["short_code"],
+        format!("x{}… (5001 bytes)", "é".repeat(63))
+    );
+    assert_eq!(
+        fields["request_id"],
+        format!("{}… (1000 bytes)", "r".repeat(128))
+    );
+}
+
 /// The key is checked before the write limit: requests without one get 401, and do not use up
 /// the client's allowance for its real writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
