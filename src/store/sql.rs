@@ -906,7 +906,7 @@ macro_rules! sql_store {
                         row.push_bind(click.target.link_id)
                             .push_bind(click.target.user_id)
                             .push_bind("click")
-                            .push_bind(click.at)
+                            .push_bind(ClickTime(click.at))
                             .push_bind(Json(click.details()));
                     });
                     written += insert.build().execute(&mut *tx).await?.rows_affected();
