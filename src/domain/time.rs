@@ -101,10 +101,18 @@ mod tests {
         let step = chrono::Duration::seconds(86_400 * 37 + 3_600 * 5 + 60 * 7 + 11);
         for year in [0, 9, 10, 99, 100, 999, 1000, 2026, 9999, 10000, -1] {
             let at = at.with_year(year).unwrap();
-            assert_eq!(sqlite_text(&at), at.format("%F %T%.f").to_string(), "{at:?}");
+            assert_eq!(
+                sqlite_text(&at),
+                at.format("%F %T%.f").to_string(),
+                "{at:?}"
+            );
         }
         while at.year() < 10_000 {
-            assert_eq!(sqlite_text(&at), at.format("%F %T%.f").to_string(), "{at:?}");
+            assert_eq!(
+                sqlite_text(&at),
+                at.format("%F %T%.f").to_string(),
+                "{at:?}"
+            );
             at += step;
         }
     }
