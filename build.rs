@@ -24,5 +24,18 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=HOP_BUILD_COMMIT={commit}");
     println!("cargo:rerun-if-changed=.git/HEAD");
+    // On a branch HEAD names a ref and stays the same across commits: the ref file (or, once
+    // git has packed it, packed-refs) is what moves.
+    if let Some(branch) = std::fs::read_to_string(".git/HEAD").ok().and_then(|head| {
+        head.strip_prefix("ref: ")
+            .map(|name| name.trim().to_owned())
+    }) {
+        // A path that does not exist would make cargo run this script on every build.
+        for path in [format!(".git/{branch}"), ".git/packed-refs".to_owned()] {
+            if std::path::Path::new(&path).exists() {
+                println!("cargo:rerun-if-changed={path}");
+            }
+        }
+    }
     println!("cargo:rerun-if-changed=migrations");
 }

@@ -12,7 +12,8 @@ use hop::{config::Config, import, server, store};
 #[derive(Parser)]
 #[command(
     name = "hop",
-    version,
+    // The commit too (build.rs), so a benchmark report or a bug report names the exact build.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("HOP_BUILD_COMMIT"), ")"),
     about = "A URL shortener run like a production service"
 )]
 struct Cli {
@@ -42,7 +43,8 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
-    /// Exit 0 when the service at URL answers its health check (for container probes).
+    /// Exit 0 when the service at ADDRESS (host:port, e.g. 127.0.0.1:8080) answers its health
+    /// check (for container probes); otherwise say why and exit 1.
     Healthcheck {
         #[arg(default_value = "127.0.0.1:8080")]
         address: String,
@@ -119,6 +121,12 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         } => {
             let paths = match dir {
                 Some(dir) => import::ImportPaths::from_dir(&dir)?,
+                None if users.is_none() && urls.is_none() && events.is_none() => {
+                    anyhow::bail!(
+                        "nothing to import: name a directory (hop import DIR) or files \
+                         (--users, --urls, --events)"
+                    )
+                }
                 None => import::ImportPaths {
                     users,
                     urls,
@@ -212,6 +220,13 @@ fn healthcheck(address: &str) -> ExitCode {
     };
     match check() {
         Ok(true) => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+        Ok(false) => {
+            eprintln!("hop healthcheck: {address} answered, but not 200 OK");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("hop healthcheck: {address} (host:port): {err}");
+            ExitCode::FAILURE
+        }
     }
 }

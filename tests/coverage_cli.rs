@@ -221,6 +221,28 @@ fn the_healthcheck_fails_when_nothing_answers_or_the_address_is_malformed() {
 
     assert_eq!(closed.status.code(), Some(1));
     assert_eq!(malformed.status.code(), Some(1));
+    assert!(
+        text(&closed.stderr).starts_with("hop healthcheck: 127.0.0.1:1 (host:port): "),
+        "{closed:?}"
+    );
+    assert_eq!(
+        text(&malformed.stderr).trim(),
+        "hop healthcheck: not-an-address (host:port): invalid socket address syntax"
+    );
+}
+
+#[test]
+fn import_with_nothing_named_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(hop().arg("import").env("DATABASE_URL", sqlite(dir.path())));
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nothing to import: name a directory"),
+        "{out:?}"
+    );
+    assert!(!text(&out.stdout).contains("nothing changed"), "{out:?}");
 }
 
 /// A `hop serve` child and the addresses it logged.

@@ -98,8 +98,8 @@ async fn answer(
         // the error it may end in run in the request's span. Opened only here, the span costs a
         // cache hit nothing.
         None => {
-            let request_id = headers.get(REQUEST_ID).and_then(|id| id.to_str().ok());
-            let span = telemetry::request_span(request_id.unwrap_or(""));
+            let request_id = headers.get(REQUEST_ID).map(telemetry::request_id_text);
+            let span = telemetry::request_span(request_id.as_deref().unwrap_or(""));
             match state.links.fetch(code).instrument(span.clone()).await {
                 Ok(found) => found,
                 Err(err) => {

@@ -66,6 +66,8 @@ impl RedisLayer {
             found_ttl: found_ttl.as_secs().max(1),
             missing_ttl: missing_ttl.as_secs().max(1),
         };
+        // Down until connected: a Redis that is not there at start shows as 0, not as nothing.
+        metrics::gauge!("hop_redis_up").set(0.0);
         tokio::spawn(layer.clone().keep_connecting());
         Ok(layer)
     }
@@ -332,6 +334,7 @@ impl Breaker {
         self.failures.store(0, Ordering::Relaxed);
         if self.open_until.swap(0, Ordering::Relaxed) != 0 {
             metrics::gauge!("hop_redis_up").set(1.0);
+            tracing::info!("redis answering again: circuit breaker closed");
         }
     }
 

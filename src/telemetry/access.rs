@@ -62,6 +62,15 @@ fn clipped(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len()))
 }
 
+/// A request id as text for the log: bytes that are not visible ASCII (a client's own id may
+/// hold any) are read as UTF-8, or replaced, rather than losing the whole id from the log.
+pub fn request_id_text(value: &HeaderValue) -> Cow<'_, str> {
+    match value.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    }
+}
+
 /// Paths polled by probes and scrapers: logged at DEBUG so they do not drown real traffic.
 fn is_probe(route: &str) -> bool {
     matches!(route, "/health" | "/ready" | "/metrics")
@@ -85,8 +94,8 @@ where
         .get(REQUEST_ID)
         .cloned()
         .unwrap_or(HeaderValue::from_static(""));
-    let raw_id = request_id.to_str().unwrap_or("");
-    let request_id = clipped(raw_id);
+    let raw_id = request_id_text(&request_id);
+    let request_id = clipped(&raw_id);
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -99,7 +108,7 @@ where
     let span = if probe || crate::redirect::PATHS.contains(&route) {
         tracing::debug_span!("request", request_id = &*request_id)
     } else {
-        request_span(raw_id)
+        request_span(&raw_id)
     };
 
     let response = handle(request).instrument(span).await;

@@ -262,6 +262,23 @@ async fn a_clients_long_text_is_clipped_in_the_log() {
     );
 }
 
+/// A request id that is not plain ASCII is logged as the UTF-8 it is, as it is echoed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_in_utf8_is_logged_as_sent() {
+    let (_dir, mut hop, _code) = hop_with_one_link(&[]).await;
+    let id = reqwest::header::HeaderValue::from_bytes("req-é".as_bytes()).unwrap();
+    let response = http_client()
+        .get(format!("{}/users/1", hop.address))
+        .header("x-request-id", id.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], id);
+    let lines = closing_lines(&mut hop);
+    assert_eq!(lines.last().unwrap()["fields"]["request_id"], "req-é");
+}
+
 /// The key is checked before the write limit: requests without one get 401, and do not use up
 /// the client's allowance for its real writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,6 +416,20 @@ async fn the_click_drop_report_belongs_to_no_request() {
     }
 }
 
+/// With Redis configured but not there, `hop_redis_up` reads 0 from the start rather than being
+/// absent, which reads as "no Redis configured".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_configured_but_absent_reads_as_down() {
+    // Nothing listens on port 1 of loopback.
+    let (_dir, hop, _code) = hop_with_one_link(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let text = metrics_text(&hop).await;
+    let up: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("hop_redis_up"))
+        .collect();
+    assert_eq!(up, ["hop_redis_up 0"]);
+}
+
 /// The request metrics count each request once under its route, method and status class,
 /// whether their handles are new or reused (a process of its own, so the counts are exact).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,14 +449,7 @@ async fn request_metrics_count_each_request_under_its_labels() {
                 .unwrap();
         }
     }
-    let text = client
-        .get(format!("{}/metrics", hop.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&hop).await;
     let value = |series: &str| -> Option<String> {
         let line = text
             .lines()
@@ -486,6 +510,18 @@ async fn hop_with_one_link(
         .unwrap();
     let code = link["short_code"].as_str().unwrap().to_owned();
     (dir, hop, code)
+}
+
+/// hop's /metrics page.
+async fn metrics_text(hop: &HopProcess) -> String {
+    http_client()
+        .get(format!("{}/metrics", hop.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// Stops hop (asserting a clean exit) and returns its `request finished` lines, in order.
