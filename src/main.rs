@@ -85,8 +85,9 @@ async fn main() -> ExitCode {
     match execute(cli.command, config).await {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!(error = hop::telemetry::causes(err.as_ref()), "hop failed");
-            eprintln!("hop: {err:#}");
+            let causes = hop::telemetry::causes(err.as_ref());
+            tracing::error!(error = causes, "hop failed");
+            eprintln!("hop: {causes}");
             ExitCode::FAILURE
         }
     }

@@ -21,6 +21,7 @@ use std::{
 use hop::config::{Config, DbSettings, Secret};
 use hop::server::{self, App};
 use hop::store::{self, EventFilter};
+use redis::AsyncCommands;
 use serde_json::{json, Value};
 use tokio::{
     io::AsyncWriteExt,
@@ -80,6 +81,45 @@ async fn forward(listener: TcpListener, upstream: SocketAddr, up: Arc<watch::Sen
             }
         });
     }
+}
+
+/// hop on a fresh SQLite file, its Redis (database `number`) reached through a [`Wire`], cut
+/// before hop starts when `cut` is set; and a connection of the test's own to that Redis.
+struct BehindWire {
+    wire: Wire,
+    app: TestApp,
+    direct: redis::aio::MultiplexedConnection,
+    _database: TestDatabase,
+}
+
+/// `None` (the test is skipped, saying so) when Redis is not reachable.
+async fn behind_wire(number: u8, cut: bool, debug_cache_header: bool) -> Option<BehindWire> {
+    let Some(redis) = redis_url(number).await else {
+        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+        return None;
+    };
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let wire = Wire::to(upstream(&redis)).await;
+    if cut {
+        wire.cut();
+    }
+    let config = Config {
+        redis_url: Some(Secret::new(through(&redis, wire.address))),
+        debug_cache_header,
+        ..Config::default()
+    };
+    let app = TestApp::spawn(database.url.clone(), config).await;
+    let direct = redis::Client::open(redis.as_str())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    Some(BehindWire {
+        wire,
+        app,
+        direct,
+        _database: database,
+    })
 }
 
 /// `url` with its host and port replaced by `address`.
@@ -276,18 +316,9 @@ async fn drop_table_behind_hops_back(database_url: &str, table: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_serves_from_its_own_cache_and_the_database_while_redis_fails() {
-    let Some(redis) = redis_url(6).await else {
-        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+    let Some(BehindWire { wire, app, .. }) = behind_wire(6, false, true).await else {
         return;
     };
-    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
-    let wire = Wire::to(upstream(&redis)).await;
-    let config = Config {
-        redis_url: Some(Secret::new(through(&redis, wire.address))),
-        debug_cache_header: true,
-        ..Config::default()
-    };
-    let app = TestApp::spawn(database.url.clone(), config).await;
     let (_, shared) = new_link(&app, "ada").await;
     let first = app.get(&format!("/{shared}")).await;
 
@@ -325,27 +356,19 @@ async fn hop_starts_and_serves_when_redis_is_not_there_yet() {
 /// have waited a minute after its second attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_takes_redis_up_within_seconds_of_its_return() {
-    let Some(redis) = redis_url(7).await else {
-        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+    let Some(BehindWire {
+        wire,
+        app,
+        mut direct,
+        ..
+    }) = behind_wire(7, true, false).await
+    else {
         return;
     };
-    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
-    let wire = Wire::to(upstream(&redis)).await;
-    wire.cut();
-    let config = Config {
-        redis_url: Some(Secret::new(through(&redis, wire.address))),
-        ..Config::default()
-    };
-    let app = TestApp::spawn(database.url.clone(), config).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     wire.restore();
     let back = Instant::now();
 
-    let mut direct = redis::Client::open(redis.as_str())
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
     let mut stored = false;
     let mut tries = 0;
     while !stored && back.elapsed() < Duration::from_secs(10) {
@@ -363,6 +386,57 @@ async fn hop_takes_redis_up_within_seconds_of_its_return() {
         stored,
         "hop did not use Redis within 10 s of its return ({tries} tries)"
     );
+}
+
+/// A link deactivated while Redis was cut off, its old answer still stored there: once Redis
+/// is back, hop deletes that entry and announces the change, instead of reading the old
+/// answer back for the rest of its TTL (60 s) after clearing its own cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_redis_was_away_reaches_it_on_its_return() {
+    let Some(BehindWire {
+        wire,
+        app,
+        mut direct,
+        ..
+    }) = behind_wire(8, false, false).await
+    else {
+        return;
+    };
+    let (id, code) = new_link(&app, "ada").await;
+    let key = format!("hop:link:{code}");
+    let mut stored = false;
+    for _ in 0..40 {
+        assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
+        stored = direct.exists::<_, bool>(&key).await.expect("EXISTS");
+        if stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(stored, "the answer reached Redis");
+
+    wire.cut();
+    let changed = app
+        .put(&format!("/urls/{id}"), json!({"is_active": false}))
+        .await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(app.get(&format!("/{code}")).await.status(), 404);
+    assert!(
+        direct.exists::<_, bool>(&key).await.expect("EXISTS"),
+        "Redis kept the old answer"
+    );
+    wire.restore();
+
+    let back = Instant::now();
+    while direct.exists::<_, bool>(&key).await.expect("EXISTS") {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the old answer is still in Redis 10 s after its return"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get(&format!("/{code}")).await.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

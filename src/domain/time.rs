@@ -23,9 +23,26 @@ pub fn now() -> Timestamp {
 
 /// Parses the `YYYY-MM-DD HH:MM:SS` form of the CSV exports (UTC, no zone).
 pub fn parse_csv_timestamp(raw: &str) -> Result<Timestamp, super::Invalid> {
-    parse_as(raw.trim(), &CSV_LAYOUT)
-        .or_else(|| parse_as(raw.trim(), &WIRE_LAYOUT))
+    let text = raw.trim();
+    // chrono's parser is lenient where the contract is not: it takes one-digit fields, a sign
+    // before the year, years past 9999, several spaces for one and a leap second ("23:59:60").
+    // Each of those gave a time that one backend stored and the other refused or changed.
+    has_layout_shape(text)
+        .then(|| parse_as(text, &CSV_LAYOUT).or_else(|| parse_as(text, &WIRE_LAYOUT)))
+        .flatten()
+        .filter(|at| at.year() >= 1 && at.and_utc().timestamp_subsec_nanos() == 0)
         .ok_or_else(|| super::Invalid::new(format!("'{raw}' is not a YYYY-MM-DD HH:MM:SS time")))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or `T` between date and time) in ASCII digits, nothing more.
+fn has_layout_shape(text: &str) -> bool {
+    text.len() == 19
+        && text.bytes().enumerate().all(|(at, byte)| match at {
+            4 | 7 => byte == b'-',
+            10 => byte == b' ' || byte == b'T',
+            13 | 16 => byte == b':',
+            _ => byte.is_ascii_digit(),
+        })
 }
 
 fn parse_as(raw: &str, layout: &[Item<'_>]) -> Option<Timestamp> {
@@ -130,6 +147,16 @@ mod tests {
             "2025-06-22",
             "2025-06-22 20:54:35 extra",
             "2025-02-30 10:00:00",
+            "2016-12-31 23:59:60",
+            "2025-6-1 1:2:3",
+            "+2025-06-01 12:00:00",
+            "2025-06-01  12:00:00",
+            "2025-06-01\t12:00:00",
+            "0000-01-01 00:00:00",
+            "-0001-01-01 00:00:00",
+            "+10000-01-01 00:00:00",
+            "2025-06-01 12:00:00.5",
+            "2025-06-01T12:00:00Z",
         ] {
             assert!(parse_csv_timestamp(raw).is_err(), "{raw}");
         }

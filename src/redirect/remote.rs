@@ -14,9 +14,10 @@
 //! it resubscribes, since it may have missed messages.
 
 use std::{
+    collections::HashSet,
     sync::{
         atomic::{AtomicU32, AtomicU64, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::{Duration, Instant},
 };
@@ -53,7 +54,14 @@ pub struct RedisLayer {
     breaker: Arc<Breaker>,
     found_ttl: u64,
     missing_ttl: u64,
+    /// Codes changed while Redis could not be told: their shared entries may still hold the old
+    /// answer, which a replica would read back after it clears its own cache on reconnecting.
+    /// Deleted and announced once Redis answers again (at most [`UNPUBLISHED_MAX`] kept; past
+    /// that the entries' TTL is the only bound).
+    unpublished: Arc<Mutex<HashSet<String>>>,
 }
+
+const UNPUBLISHED_MAX: usize = 10_000;
 
 impl RedisLayer {
     /// Connects in the background: hop starts whether or not Redis answers yet.
@@ -65,6 +73,7 @@ impl RedisLayer {
             breaker: Arc::new(Breaker::default()),
             found_ttl: found_ttl.as_secs().max(1),
             missing_ttl: missing_ttl.as_secs().max(1),
+            unpublished: Arc::default(),
         };
         // Down until connected: a Redis that is not there at start shows as 0, not as nothing.
         metrics::gauge!("hop_redis_up").set(0.0);
@@ -200,6 +209,10 @@ impl RedisLayer {
                 short_code = code,
                 "invalidation not published: redis unavailable"
             );
+            let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+            if unpublished.len() < UNPUBLISHED_MAX {
+                unpublished.insert(code.to_owned());
+            }
             return;
         };
         if wait && receivers > 0 {
@@ -251,7 +264,9 @@ impl RedisLayer {
             if let Ok(mut pubsub) = self.client.get_async_pubsub().await {
                 if pubsub.subscribe(CHANNEL).await.is_ok() {
                     pause = Duration::from_millis(100);
+                    metrics::gauge!("hop_redis_up").set(1.0);
                     drop_local(None).await;
+                    tokio::spawn(self.clone().publish_missed());
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(text) = message.get_payload::<String>() else {
@@ -263,11 +278,34 @@ impl RedisLayer {
                         drop_local(Some(code.to_owned())).await;
                         self.acknowledge(nonce).await;
                     }
+                    metrics::gauge!("hop_redis_up").set(0.0);
                     tracing::warn!("redis invalidation subscription lost, resubscribing");
                 }
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Deletes and announces the codes changed while Redis was away, a few times over while
+    /// the command connection comes back after the subscription did.
+    async fn publish_missed(self) {
+        for _ in 0..5 {
+            let codes: Vec<String> = {
+                let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+                unpublished.drain().collect()
+            };
+            if codes.is_empty() {
+                return;
+            }
+            tracing::info!(
+                codes = codes.len(),
+                "announcing changes made while redis was away"
+            );
+            for code in codes {
+                self.invalidate(&code, false).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

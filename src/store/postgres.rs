@@ -102,6 +102,8 @@ impl PgStore {
 
 /// Below this many rows the batched path is as fast and simpler to follow.
 const COPY_THRESHOLD: usize = 10_000;
+/// The advisory lock that large link imports hold for their transaction.
+const LINK_IMPORT_LOCK: i64 = i64::from_be_bytes(*b"hop-urls");
 
 impl PgStore {
     /// Large link files go through COPY into a temporary table, then are checked and merged by
@@ -113,6 +115,13 @@ impl PgStore {
         let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
         Self::reserve_ids(&self.write, "urls", top).await?;
         let mut tx = self.write.begin().await?;
+        // Imports of links take turns: the merge's `INSERT ... WHERE NOT EXISTS` does not see
+        // rows another import has written and not committed yet, and would fail the whole file
+        // on their ids. One after the other, the second sees the first's links as they are.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LINK_IMPORT_LOCK)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "CREATE TEMP TABLE staged_urls (line BIGINT, id BIGINT, user_id BIGINT, \
              short_code TEXT, original_url TEXT, title TEXT, is_active BOOLEAN, \
@@ -129,7 +138,9 @@ impl PgStore {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let mut turned_away = std::collections::HashSet::with_capacity(missing_users.len());
         for (line, user) in missing_users {
+            turned_away.insert(line);
             tally.reject(line as u64, format!("user {user} does not exist"));
         }
         let taken_codes = sqlx::query_as::<_, (i64, i64)>(
@@ -139,7 +150,10 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         for (line, owner) in taken_codes {
-            tally.reject(line as u64, format!("short_code belongs to link {owner}"));
+            // One reason per line: a row already turned away for its user is not counted twice.
+            if !turned_away.contains(&line) {
+                tally.reject(line as u64, format!("short_code belongs to link {owner}"));
+            }
         }
         let rejected: Vec<i64> = tally.rejected.iter().map(|r| r.line as i64).collect();
         sqlx::query("DELETE FROM staged_urls WHERE line = ANY($1)")

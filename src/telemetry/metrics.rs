@@ -129,8 +129,8 @@ fn describe_all() {
     describe_gauge!("hop_db_up", "1 when the last database ping succeeded");
     describe_gauge!(
         "hop_redis_up",
-        "1 while Redis answers, 0 before it first answers and while hop bypasses it \
-         (absent without REDIS_URL)"
+        "1 while Redis answers, 0 before it first answers, while hop bypasses it and while \
+         its invalidation subscription is down (absent without REDIS_URL)"
     );
     describe_gauge!("hop_build_info", "Version and commit of the running binary");
     let commit = option_env!("HOP_BUILD_COMMIT").unwrap_or("unknown");

@@ -6,6 +6,7 @@ use crate::harness::{json, seed_dir, TestApp};
 
 both_backends!(
     a_large_link_file_takes_the_bulk_path_with_the_same_rules,
+    two_imports_of_one_large_file_at_once_both_succeed,
     the_sample_data_imports_whole_and_a_second_import_changes_nothing,
     broken_rows_are_reported_by_line_and_good_rows_land,
 );
@@ -132,6 +133,11 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
             "17002,1,WqxP6K,https://example.com/y,,True,2025-01-01 00:00:00,\
                       2025-01-01 00:00:00\n",
         );
+        // Both faults at once: one line, one reason.
+        csv.push_str(
+            "17003,999,cCZohi,https://example.com/z,,True,2025-01-01 00:00:00,\
+                      2025-01-01 00:00:00\n",
+        );
         std::fs::write(dir.path().join("urls.csv"), csv).unwrap();
     };
     let store = app.store().await;
@@ -158,7 +164,8 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
         rejected,
         vec![
             (12_002, "user 999 does not exist"),
-            (12_003, "short_code belongs to link 1")
+            (12_003, "short_code belongs to link 1"),
+            (12_004, "user 999 does not exist")
         ]
     );
     assert_eq!(
@@ -176,9 +183,51 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
     // PostgreSQL reserves every id the file names before writing; SQLite continues above the
     // largest one written.
     let expected = if app.database_url.starts_with("postgres") {
-        17_003
+        17_004
     } else {
         17_001
     };
     assert_eq!(next["id"], expected, "ids continue above the imported ones");
+}
+
+/// Two runs of one large link file at the same time (a retried job, two operators): both
+/// succeed, one creating the links and the other finding them unchanged, on either backend.
+async fn two_imports_of_one_large_file_at_once_both_succeed(app: TestApp) {
+    app.seed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n");
+    for n in 0..12_000 {
+        csv.push_str(&format!(
+            "{},{},twice{n:06},https://example.com/twice/{n},,True,\
+             2025-01-01 00:00:00,2025-01-01 00:00:00\n",
+            5_001 + n,
+            1 + n % 400
+        ));
+    }
+    std::fs::write(dir.path().join("urls.csv"), csv).unwrap();
+    let store = app.store().await;
+    let import = || async {
+        let paths = ImportPaths::from_dir(dir.path()).unwrap();
+        run(store.as_ref(), &paths)
+            .await
+            .map(|mut reports| reports.remove(0).tally)
+    };
+
+    let (one, other) = tokio::join!(import(), import());
+
+    let mut outcomes: Vec<(u64, u64, u64, usize)> = [one, other]
+        .into_iter()
+        .map(|tally| {
+            let tally = tally.expect("both imports succeed");
+            (
+                tally.created,
+                tally.updated,
+                tally.unchanged,
+                tally.rejected.len(),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, [(0, 0, 12_000, 0), (12_000, 0, 0, 0)]);
 }
