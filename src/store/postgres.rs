@@ -23,9 +23,10 @@ impl PgStore {
             // megabytes per line; slowness shows in the request latency metrics instead.
             .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
             .options([("statement_timeout", timeout.as_str())]);
+        let acquire = Duration::from_millis(settings.acquire_timeout_ms);
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+            .acquire_timeout(acquire)
             // sqlx checks every connection with a round trip when it goes back to the pool
             // and, by default, again when it is taken out: two of the three round trips of a
             // cache miss. The second check is kept only for connections that sat idle long
@@ -44,8 +45,13 @@ impl PgStore {
                     Ok(conn.ping().await.is_ok())
                 })
             })
-            .connect_with(options)
-            .await?;
+            .connect_with(options.clone())
+            .await
+            .map_err(anyhow::Error::new);
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(err) => return Err(Self::why_not(err, &options, acquire).await),
+        };
         // sqlx holds a PostgreSQL advisory lock while migrating, so replicas starting together
         // apply each migration once.
         crate::store::migrator(sqlx::migrate!("./migrations/postgres"))
@@ -55,6 +61,23 @@ impl PgStore {
             read: pool.clone(),
             write: pool,
         })
+    }
+
+    /// The pool retries failed connections until its acquire timeout and then reports only
+    /// that it timed out, the same for a stopped server (refused), a wrong host and a hung
+    /// one. One connection of hop's own, no longer than the same timeout, says which.
+    async fn why_not(
+        err: anyhow::Error,
+        options: &PgConnectOptions,
+        limit: Duration,
+    ) -> anyhow::Error {
+        if !matches!(err.downcast_ref(), Some(sqlx::Error::PoolTimedOut)) {
+            return err;
+        }
+        match tokio::time::timeout(limit, PgConnection::connect_with(options)).await {
+            Ok(Err(cause)) => anyhow::Error::new(cause).context(err.to_string()),
+            _ => err,
+        }
     }
 
     /// The pool this store runs on, for work that only PostgreSQL can do (bulk COPY).
