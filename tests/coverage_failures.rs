@@ -376,9 +376,8 @@ async fn hop_takes_redis_up_within_seconds_of_its_return() {
         let (_, code) = new_link(&app, &format!("u{tries}")).await;
         assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        stored = redis::cmd("EXISTS")
-            .arg(format!("hop:link:{code}"))
-            .query_async::<bool>(&mut direct)
+        stored = direct
+            .exists::<_, bool>(format!("hop:link:{code}"))
             .await
             .expect("EXISTS");
     }

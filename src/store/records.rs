@@ -146,9 +146,10 @@ impl Click {
 }
 
 /// A click's time as the click writer binds it. sqlx writes a time for SQLite (where times are
-/// text) by reading the strftime spelling `"%F %T%.f"` anew for every value, about a tenth of
-/// what writing a click cost (docs/bottlenecks.md #15); this writes the same text from a layout
-/// read once. PostgreSQL gets the time itself, as before.
+/// text) with chrono's formatter, reading the spelling `"%F %T%.f"` anew for every value: about
+/// a tenth of what writing a click cost (docs/bottlenecks.md #15). This writes the same text
+/// with [`crate::domain::sqlite_text`]. PostgreSQL gets the time itself, as before. Only the
+/// click writer uses it: other writes are rare enough for sqlx's own encoding.
 #[derive(Debug, Clone, Copy)]
 pub struct ClickTime(pub Timestamp);
 

@@ -41,8 +41,12 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// The span of a request: lines logged while it runs carry its id.
 pub fn request_span(request_id: &str) -> Span {
-    let request_id = clipped(request_id);
-    tracing::info_span!("request", request_id = &*request_id)
+    clipped_span(&clipped(request_id))
+}
+
+/// [`request_span`] for an id already clipped.
+fn clipped_span(request_id: &str) -> Span {
+    tracing::info_span!("request", request_id)
 }
 
 /// The most of a client's own text (its request id, the code it asked for) that a log line
@@ -108,7 +112,7 @@ where
     let span = if probe || crate::redirect::PATHS.contains(&route) {
         tracing::debug_span!("request", request_id = &*request_id)
     } else {
-        request_span(&raw_id)
+        clipped_span(&request_id)
     };
 
     let response = handle(request).instrument(span).await;
