@@ -3,21 +3,23 @@
 //! and writes the queued clicks. Tests bind port 0 and call the same two functions.
 
 use std::{
-    future::Future,
+    convert::Infallible,
+    future::{ready, Future},
     net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use axum::Router;
+use axum::{serve::IncomingStream, Router};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tower::service_fn;
 
 use crate::api;
 use crate::config::Config;
 use crate::domain::Origin;
 use crate::recorder::{Batching, Recorder};
-use crate::redirect::{CacheSettings, LinkCache, RedisLayer};
+use crate::redirect::{CacheSettings, ExpressLane, LinkCache, RedisLayer};
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
 use crate::telemetry::{causes, Metrics};
@@ -130,8 +132,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let main = serve(listener, app.router(), stopping.clone());
-    let admin = admin.map(|admin| serve(admin, api::admin_routes(app.state.clone()), stopping));
+    let main = serve(
+        listener,
+        app.router(),
+        Some(app.state.clone()),
+        stopping.clone(),
+    );
+    let admin =
+        admin.map(|admin| serve(admin, api::admin_routes(app.state.clone()), None, stopping));
     let mut servers = tokio::spawn(async move {
         match admin {
             Some(admin) => tokio::try_join!(main, admin).map(|_| ()),
@@ -165,20 +173,41 @@ pub async fn run(
     served.context("server task failed")?
 }
 
+/// Serves `router` on `listener`, behind the redirect's express lane when `express` holds the
+/// state for it (the main listener), until `stopping` turns true.
 async fn serve(
     listener: TcpListener,
     router: Router,
+    express: Option<AppState>,
     mut stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(address = %address, "listening");
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        })
-        .await
-        .with_context(|| format!("serving on {address} failed"))
+    let stopped = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let served = match express {
+        Some(state) => {
+            let per_connection = service_fn(move |stream: IncomingStream<'_, TcpListener>| {
+                let client = *stream.remote_addr();
+                ready(Ok::<_, Infallible>(ExpressLane::new(
+                    state.clone(),
+                    router.clone(),
+                    client,
+                )))
+            });
+            axum::serve(listener, per_connection)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        None => {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+    };
+    served.with_context(|| format!("serving on {address} failed"))
 }
 
 /// Keeps `hop_db_up` current, for the alert that pages when the database goes away.

@@ -34,6 +34,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest CSV upload to `/users/bulk`.
 pub const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
 
+pub(crate) use guard::add_security_headers;
 pub use guard::WriteLimiter;
 
 /// How the edge treats requests.

@@ -28,7 +28,7 @@ impl ShortCode {
                 .take(Self::GENERATED_LEN)
                 .map(char::from)
                 .collect();
-            if !is_reserved(&code) {
+            if !Self::is_reserved(&code) {
                 return Self(code);
             }
         }
@@ -50,10 +50,11 @@ impl ShortCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
 
-fn is_reserved(code: &str) -> bool {
-    RESERVED.iter().any(|word| word.eq_ignore_ascii_case(code))
+    /// Whether `code` is a path segment hop serves itself, in any letter case.
+    pub fn is_reserved(code: &str) -> bool {
+        RESERVED.iter().any(|word| word.eq_ignore_ascii_case(code))
+    }
 }
 
 #[cfg(test)]
@@ -79,9 +80,9 @@ mod tests {
 
     #[test]
     fn reserved_words_are_recognised_in_any_case() {
-        assert!(is_reserved("health"));
-        assert!(is_reserved("EVENTS"));
-        assert!(!is_reserved("WqxP6K"));
+        assert!(ShortCode::is_reserved("health"));
+        assert!(ShortCode::is_reserved("EVENTS"));
+        assert!(!ShortCode::is_reserved("WqxP6K"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! cache hit it does not touch the database at all.
 
 mod cache;
+mod express;
 mod lookups;
 mod remote;
 
@@ -17,6 +18,7 @@ use metrics::counter;
 use tracing::Instrument;
 
 pub use cache::{CacheSettings, Layer, LinkCache, Target};
+pub use express::ExpressLane;
 pub use remote::RedisLayer;
 
 use crate::api::ApiError;
@@ -109,12 +111,21 @@ async fn answer(
             }
         }
     };
+    (respond(state, method, headers, target, layer), Some(layer))
+}
+
+/// The answer for a code resolved to `target` (none: unknown, inactive or deleted) by `layer`:
+/// a 302 that records a click, or a 404.
+fn respond(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    target: Option<Target>,
+    layer: Layer,
+) -> Response {
     let Some(Target { resolved, location }) = target else {
         counter!("hop_redirects_not_found_total").increment(1);
-        return (
-            ApiError::not_found("short link").into_response(),
-            Some(layer),
-        );
+        return ApiError::not_found("short link").into_response();
     };
 
     // HEAD answers like GET but is not a visit.
@@ -140,7 +151,7 @@ async fn answer(
     if state.debug_cache_header {
         out.insert("x-cache", HeaderValue::from_static(layer.as_str()));
     }
-    (response, Some(layer))
+    response
 }
 
 /// `GET /urls/{code}/redirect`: the same redirect under the API's path.

@@ -17,7 +17,7 @@ use std::{borrow::Cow, future::Future, net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request},
-    http::HeaderValue,
+    http::{HeaderValue, Method},
     response::Response,
 };
 use tracing::{Instrument, Level, Span};
@@ -55,9 +55,10 @@ fn clipped_span(request_id: &str) -> Span {
 const LOGGED_TEXT_MAX: usize = 128;
 
 /// `text`, or its first [`LOGGED_TEXT_MAX`] bytes (to a character boundary) and its length.
-fn clipped(text: &str) -> Cow<'_, str> {
+fn clipped<'a>(text: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
+    let text = text.into();
     if text.len() <= LOGGED_TEXT_MAX {
-        return Cow::Borrowed(text);
+        return text;
     }
     let cut = (0..=LOGGED_TEXT_MAX)
         .rev()
@@ -89,67 +90,132 @@ pub async fn observe<Handling>(
 where
     Handling: Future<Output = Response>,
 {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static(""));
-    let raw_id = request_id_text(&request_id);
-    let request_id = clipped(&raw_id);
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => Route::Matched(matched.clone()),
+        None => Route::Named("unmatched"),
+    };
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let probe = is_probe(route);
+    let visit = Visit::begin(
+        request.method(),
+        route,
+        request.headers().get(REQUEST_ID),
+        client,
+    );
+    let request_id = visit.request_id();
     // A redirect opens the span itself, around the one part of it that logs about the request
     // (a lookup past the in-process cache; the click queue's drop report is the recorder's):
     // on a cache hit the span, its field formatted as JSON at creation,
     // cost about a tenth of the redirect (docs/bottlenecks.md #12).
-    let span = if probe || crate::redirect::PATHS.contains(&route) {
+    let span = if visit.is_probe() || crate::redirect::PATHS.contains(&visit.route.as_str()) {
         tracing::debug_span!("request", request_id = &*request_id)
     } else {
         clipped_span(&request_id)
     };
+    drop(request_id);
 
     let response = handle(request).instrument(span).await;
 
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    meters::record(&method, route, status, latency.as_secs_f64());
-
     let note = response.extensions().get::<RedirectNote>();
-    let short_code = note.map(|note| clipped(&note.short_code));
-    let short_code = short_code.as_deref();
-    let request_id = &*request_id;
-    let cache = note.and_then(|note| note.cache);
-    let latency_ms = latency.as_secs_f64() * 1000.0;
-    macro_rules! finished {
-        ($target:expr, $level:expr) => {
-            tracing::event!(
-                target: $target,
-                $level,
-                http.method = %method,
-                http.route = route,
-                http.status = status,
-                latency_ms,
-                request_id,
-                client.address = client.map(tracing::field::display),
-                short_code,
-                cache,
-                "request finished"
-            )
-        };
-    }
-    if probe {
-        finished!(module_path!(), Level::DEBUG);
-    } else if short_code.is_some() && (300..400).contains(&status) {
-        finished!(REDIRECT_TARGET, Level::DEBUG);
-    } else {
-        finished!(module_path!(), Level::INFO);
-    }
+    visit.end(
+        response.status().as_u16(),
+        note.map(|note| note.short_code.as_str()),
+        note.and_then(|note| note.cache),
+    );
     response
+}
+
+/// The route a request's metrics and closing line name.
+pub enum Route {
+    /// The router's template for it.
+    Matched(MatchedPath),
+    /// A route known without the router: the redirect's express lane, or "unmatched".
+    Named(&'static str),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(matched) => matched.as_str(),
+            Self::Named(name) => name,
+        }
+    }
+}
+
+/// A request from its start: what its metrics and closing line need once it is answered.
+pub struct Visit {
+    started: Instant,
+    method: Method,
+    route: Route,
+    request_id: HeaderValue,
+    client: Option<SocketAddr>,
+}
+
+impl Visit {
+    /// Starts the clock on a request (a missing id is logged as "").
+    pub fn begin(
+        method: &Method,
+        route: Route,
+        request_id: Option<&HeaderValue>,
+        client: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            started: Instant::now(),
+            method: method.clone(),
+            route,
+            request_id: request_id.cloned().unwrap_or(HeaderValue::from_static("")),
+            client,
+        }
+    }
+
+    /// The request id as logged: readable, and clipped.
+    fn request_id(&self) -> Cow<'_, str> {
+        clipped(request_id_text(&self.request_id))
+    }
+
+    fn is_probe(&self) -> bool {
+        is_probe(self.route.as_str())
+    }
+
+    /// Records the request's metrics and writes its closing line. A redirect names the code
+    /// it was asked for and the cache layer that answered.
+    pub fn end(self, status: u16, short_code: Option<&str>, cache: Option<&'static str>) {
+        let latency = self.started.elapsed();
+        let route = self.route.as_str();
+        meters::record(&self.method, route, status, latency.as_secs_f64());
+
+        let short_code = short_code.map(clipped);
+        let short_code = short_code.as_deref();
+        let request_id = self.request_id();
+        let request_id = &*request_id;
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let method = &self.method;
+        let client = self.client;
+        macro_rules! finished {
+            ($target:expr, $level:expr) => {
+                tracing::event!(
+                    target: $target,
+                    $level,
+                    http.method = %method,
+                    http.route = route,
+                    http.status = status,
+                    latency_ms,
+                    request_id,
+                    client.address = client.map(tracing::field::display),
+                    short_code,
+                    cache,
+                    "request finished"
+                )
+            };
+        }
+        if is_probe(route) {
+            finished!(module_path!(), Level::DEBUG);
+        } else if short_code.is_some() && (300..400).contains(&status) {
+            finished!(REDIRECT_TARGET, Level::DEBUG);
+        } else {
+            finished!(module_path!(), Level::INFO);
+        }
+    }
 }

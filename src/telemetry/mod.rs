@@ -6,6 +6,8 @@ mod logs;
 mod meters;
 mod metrics;
 
-pub use self::access::{observe, request_id_text, request_span, RedirectNote, REQUEST_ID};
+pub use self::access::{
+    observe, request_id_text, request_span, RedirectNote, Route, Visit, REQUEST_ID,
+};
 pub use self::logs::{causes, init_logging};
 pub use self::metrics::Metrics;

@@ -233,6 +233,120 @@ async fn by_default_only_failed_redirects_are_logged() {
     assert_eq!(statuses, expected);
 }
 
+/// A code the in-process cache holds is answered in front of the router (src/redirect/
+/// express.rs): its answer, closing line and click are those of the router's first answer, which
+/// filled the cache, found or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_code_is_answered_as_the_router_answered_it() {
+    let (_dir, mut hop, code) =
+        hop_with_one_link(&[("HOP_LOG", "info,hop::access::redirect=debug")]).await;
+    let client = http_client();
+    let mut answers = Vec::new();
+    for path in [&code, &code, "NoSuchCode1", "NoSuchCode1"] {
+        let response = client
+            .get(format!("{}/{path}", hop.address))
+            .header("referer", "https://news.example/")
+            .send()
+            .await
+            .unwrap();
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        headers.sort();
+        let id = response.headers()["x-request-id"].to_str().unwrap().len();
+        answers.push((
+            response.status(),
+            headers,
+            id,
+            response.text().await.unwrap(),
+        ));
+    }
+    // Only the cached answers came through the lane; a client's own id is echoed there too.
+    let echoed = client
+        .get(format!("{}/{code}", hop.address))
+        .header("x-request-id", "mine-1")
+        .header("referer", "https://news.example/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "mine-1");
+    let clicks = client
+        .get(format!("{}/events?event_type=click", hop.address))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+
+    assert_eq!(answers[0].0, StatusCode::FOUND);
+    assert_eq!(answers[2].0, StatusCode::NOT_FOUND);
+    assert_eq!(answers[1], answers[0]);
+    assert_eq!(answers[3], answers[2]);
+    assert_eq!(answers[0].2, 36, "a generated uuid");
+    assert_eq!(
+        answers[0]
+            .1
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "cache-control",
+            "content-length",
+            "content-security-policy",
+            "location",
+            "referrer-policy",
+            "strict-transport-security",
+            "x-content-type-options",
+            "x-frame-options",
+        ]
+    );
+    let clicks = clicks.as_array().unwrap();
+    assert_eq!(clicks.len(), 3);
+    for click in clicks {
+        assert_eq!(click["details"]["referrer"], "https://news.example/");
+    }
+
+    let lines = closing_lines(&mut hop);
+    let lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["http.route"] == "/{code}")
+        .collect();
+    assert_eq!(lines[4]["fields"]["request_id"], "mine-1");
+    let redirects: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| {
+            let mut fields = line["fields"].clone();
+            let fields = fields.as_object_mut().unwrap();
+            for varying in ["latency_ms", "client.address", "request_id"] {
+                assert!(fields.remove(varying).is_some(), "{varying} in {line}");
+            }
+            json!([line["level"], line["target"], fields])
+        })
+        .collect();
+    assert_eq!(redirects.len(), 5);
+    let fields = |level, target, status, code: &str, cache| {
+        json!([level, target, {"message": "request finished", "http.method": "GET",
+            "http.route": "/{code}", "http.status": status, "short_code": code, "cache": cache}])
+    };
+    let found = "hop::access::redirect";
+    let failed = "hop::telemetry::access";
+    assert_eq!(redirects[0], fields("DEBUG", found, 302, &code, "database"));
+    assert_eq!(redirects[1], fields("DEBUG", found, 302, &code, "local"));
+    assert_eq!(
+        redirects[2],
+        fields("INFO", failed, 404, "NoSuchCode1", "database")
+    );
+    assert_eq!(
+        redirects[3],
+        fields("INFO", failed, 404, "NoSuchCode1", "local")
+    );
+    assert_eq!(redirects[4], fields("DEBUG", found, 302, &code, "local"));
+}
+
 /// What a client chose itself (the code it asked for, its request id) is logged up to 128 bytes,
 /// cut at a character boundary and followed by its length, however long the client made it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
