@@ -52,12 +52,15 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
                 let primary = code.parse::<i32>().unwrap_or_default() & 0xff;
                 return matches!(primary, 5 | 6 | 10 | 13);
             }
-            // PostgreSQL: 57014 statement timeout, 57P01-03 shutdown, 53300 too many
-            // connections, 53100 disk full, 08xxx connection failures.
+            // PostgreSQL: 57014 statement timeout, 57P01-03 shutdown, 57P04 database
+            // dropped, 55000 on connecting to a database that does not accept connections
+            // (`ALLOW_CONNECTIONS false`), 53xxx out of resources (connections, disk, memory),
+            // 08xxx connection failures.
             matches!(
                 code.as_ref(),
-                "57014" | "57P01" | "57P02" | "57P03" | "53300" | "53100"
-            ) || code.starts_with("08")
+                "57014" | "57P01" | "57P02" | "57P03" | "57P04" | "55000"
+            ) || code.starts_with("53")
+                || code.starts_with("08")
         }
         _ => false,
     }
