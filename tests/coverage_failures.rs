@@ -242,7 +242,7 @@ async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
     let app = TestApp::spawn(database.url.clone(), impatient()).await;
     let (id, _) = new_link(&app, "ada").await;
 
-    database.allow_connections(false).await;
+    allow_connections(&database.url, false).await;
     // Past the second within which hop reuses a connection unchecked (bottlenecks.md #3), so
     // each request needs a new one, which the database refuses.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -256,10 +256,35 @@ async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
         );
     }
 
-    database.allow_connections(true).await;
+    allow_connections(&database.url, true).await;
     assert_eq!(app.get(&format!("/urls/{id}")).await.status(), 200);
     drop(app);
     database.drop_it().await;
+}
+
+/// Lets the PostgreSQL database of `url` accept new connections or not (as an operator does for
+/// maintenance), ending its open ones when it stops.
+async fn allow_connections(url: &str, allow: bool) {
+    use sqlx::{Connection, PgConnection};
+
+    let mut admin_url = url::Url::parse(url).expect("a PostgreSQL URL");
+    let name = admin_url.path().trim_start_matches('/').to_owned();
+    admin_url.set_path("/postgres");
+    let mut admin = PgConnection::connect(admin_url.as_str())
+        .await
+        .expect("admin connection");
+    let alter = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}");
+    sqlx::query(&alter)
+        .execute(&mut admin)
+        .await
+        .expect("alter");
+    if !allow {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .execute(&mut admin)
+            .await
+            .expect("terminate");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,29 +116,6 @@ impl TestDatabase {
         }
     }
 
-    /// PostgreSQL only: lets the database accept new connections or not (as an operator does
-    /// for maintenance with `ALLOW_CONNECTIONS`), ending the open ones when it stops.
-    pub async fn allow_connections(&self, allow: bool) {
-        let admin_url = self.admin_url.as_ref().expect("a PostgreSQL database");
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .expect("admin connection");
-        let alter = format!("ALTER DATABASE {} ALLOW_CONNECTIONS {allow}", self.name);
-        sqlx::query(&alter)
-            .execute(&mut admin)
-            .await
-            .expect("alter");
-        if !allow {
-            sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            )
-            .bind(&self.name)
-            .execute(&mut admin)
-            .await
-            .expect("terminate");
-        }
-    }
-
     pub async fn drop_it(self) {
         let Some(admin_url) = &self.admin_url else {
             return;
