@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use hop::api::auth::Scope;
+use hop::telemetry::LogStream;
 use hop::{config::Config, import, server, store};
 
 #[derive(Parser)]
@@ -81,7 +82,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _log_writer = hop::telemetry::init_logging(&config.log);
+    let stream = match cli.command {
+        Command::Serve => LogStream::Stdout,
+        _ => LogStream::Stderr,
+    };
+    let _log_writer = hop::telemetry::init_logging(&config.log, stream);
     match execute(cli.command, config).await {
         Ok(code) => code,
         Err(err) => {

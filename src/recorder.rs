@@ -31,9 +31,13 @@ use crate::store::{Click, Store, StoreError};
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How long a reader waits for queued clicks before it reads what is there.
 const FLUSH_WAIT: Duration = Duration::from_secs(3);
-/// Attempts at writing one batch while the database is unavailable, and the pause between.
-const WRITE_ATTEMPTS: u32 = 5;
+/// How long one batch is retried while the database is unavailable, by time rather than by
+/// attempts: a database that refuses connections fails each attempt at once, and five quick
+/// attempts gave up on a batch two seconds into an outage.
+const WRITE_PATIENCE: Duration = Duration::from_secs(12);
+/// The pause after the first failed attempt, growing by as much after each, up to the longest.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+const RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
 
 enum Message {
     Click(Click),
@@ -238,7 +242,7 @@ async fn drain(
 /// counted as dropped.
 async fn write_batch(store: &dyn Store, clicks: &[Click]) {
     let started = Instant::now();
-    for attempt in 1..=WRITE_ATTEMPTS {
+    for attempt in 1.. {
         match store.record_clicks(clicks).await {
             Ok(written) => {
                 histogram!("hop_recorder_flush_duration_seconds")
@@ -247,9 +251,9 @@ async fn write_batch(store: &dyn Store, clicks: &[Click]) {
                 counter!("hop_clicks_dropped_total").increment(clicks.len() as u64 - written);
                 return;
             }
-            Err(StoreError::Unavailable(err)) if attempt < WRITE_ATTEMPTS => {
+            Err(StoreError::Unavailable(err)) if started.elapsed() < WRITE_PATIENCE => {
                 tracing::warn!(error = %err, attempt, "click batch not written, retrying");
-                tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                tokio::time::sleep((RETRY_PAUSE * attempt).min(RETRY_PAUSE_MAX)).await;
             }
             Err(err) => {
                 counter!("hop_db_errors_total").increment(1);

@@ -334,3 +334,66 @@ fn serve_answers_its_healthcheck_on_both_listeners_and_stops_cleanly_on_sigterm(
     assert!(rest.iter().any(|line| line == "shutting down"), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("stopped"));
 }
+
+/// A one-off command's stdout holds only what it prints (here a new key, for a script to read);
+/// its log lines go to stderr. PostgreSQL's notices (one on every run: "relation
+/// _sqlx_migrations already exists, skipping") are not logged at INFO unless asked for: they
+/// came first on stdout, so a script reading the key's line read the notice.
+#[tokio::test]
+async fn one_off_commands_keep_stdout_for_their_own_output() {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(hop()
+        .args(["keys", "create", "--name", "ci", "--scope", "read"])
+        .env("HOP_LOG", "debug")
+        .env("DATABASE_URL", sqlite(dir.path())));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0], "created key 1 (ci, scope read)");
+    assert!(lines[1].starts_with("hop_"), "{stdout}");
+    let logged = text(&out.stderr);
+    assert!(logged.lines().any(|line| line.starts_with('{')), "{logged}");
+
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Ok(mut admin) = PgConnection::connect(&admin_url).await else {
+        assert!(
+            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+            "PostgreSQL at {admin_url} is required"
+        );
+        eprintln!("SKIPPED (PostgreSQL part): {admin_url} unreachable");
+        return;
+    };
+    let name = format!("hop_cli_notice_{}", std::process::id());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&format!("/{name}"));
+    let migrate = |log: &str| {
+        run(hop()
+            .arg("migrate")
+            .env("HOP_LOG", log)
+            .env("DATABASE_URL", url.as_str()))
+    };
+    let quiet = [migrate("info"), migrate("info")];
+    let asked = migrate("info,sqlx::postgres::notice=info");
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+
+    for out in &quiet {
+        assert_eq!(text(&out.stdout), "migrations applied\n");
+        assert_eq!(text(&out.stderr), "");
+    }
+    assert_eq!(text(&asked.stdout), "migrations applied\n");
+    assert!(
+        text(&asked.stderr).contains("_sqlx_migrations"),
+        "{asked:?}"
+    );
+}

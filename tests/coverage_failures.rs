@@ -231,8 +231,8 @@ async fn while_postgresql_is_unreachable_the_api_answers_503_and_cached_links_st
 }
 
 /// A database that refuses new connections (`ALLOW_CONNECTIONS false`, as for maintenance) is
-/// unavailable, not broken: 503 with Retry-After, as for one that does not answer, and served
-/// again once it accepts connections.
+/// unavailable, not broken: 503 with Retry-After, as for one that does not answer, served again
+/// once it accepts connections, and the clicks of a short refusal are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
     let Some(database) = TestDatabase::create(Backend::Postgres).await else {
@@ -240,12 +240,17 @@ async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
         return;
     };
     let app = TestApp::spawn(database.url.clone(), impatient()).await;
-    let (id, _) = new_link(&app, "ada").await;
+    let (id, code) = new_link(&app, "ada").await;
+    assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
+    assert_eq!(listed_clicks(&app, id).await, 1);
 
     allow_connections(&database.url, false).await;
+    // A cached link still redirects; its click waits for the database, which now fails each
+    // attempt at once (it was dropped after five quick attempts, about two seconds).
+    assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
     // Past the second within which hop reuses a connection unchecked (bottlenecks.md #3), so
     // each request needs a new one, which the database refuses.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     for _ in 0..3 {
         let response = app.get(&format!("/urls/{id}")).await;
         assert_eq!(response.headers()["retry-after"], "1");
@@ -258,6 +263,11 @@ async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
 
     allow_connections(&database.url, true).await;
     assert_eq!(app.get(&format!("/urls/{id}")).await.status(), 200);
+    assert_eq!(
+        listed_clicks(&app, id).await,
+        2,
+        "the click of the refusal is kept"
+    );
     drop(app);
     database.drop_it().await;
 }

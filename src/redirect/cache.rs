@@ -165,9 +165,17 @@ impl LinkCache {
 
     /// Forgets `code` here and on every replica before returning.
     pub async fn invalidate(&self, code: &str) {
-        self.forget_local(Some(code)).await;
+        self.invalidate_all_of(&[code]).await;
+    }
+
+    /// Forgets `codes` here and on every replica before returning, telling the replicas in one
+    /// message (a user's deletion takes all of the user's links at once).
+    pub async fn invalidate_all_of(&self, codes: &[&str]) {
+        for code in codes {
+            self.forget_local(Some(code)).await;
+        }
         if let Some(remote) = &self.remote {
-            remote.invalidate(code, true).await;
+            remote.invalidate(codes, true).await;
         }
     }
 
@@ -176,7 +184,7 @@ impl LinkCache {
     pub async fn forget_new(&self, code: &str) {
         self.forget_local(Some(code)).await;
         if let Some(remote) = &self.remote {
-            remote.invalidate(code, false).await;
+            remote.invalidate(&[code], false).await;
         }
     }
 
@@ -235,7 +243,7 @@ impl LinkCache {
                 return Ok(Entry::from_db(found));
             }
             // A change arrived while the answer was being shared: take it back and read again.
-            remote.delete(code).await;
+            remote.delete(&[code]).await;
         }
     }
 }

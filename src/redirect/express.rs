@@ -12,8 +12,9 @@
 use std::{convert::Infallible, net::SocketAddr, task::Poll};
 
 use axum::{
+    body::HttpBody,
     extract::{ConnectInfo, Request},
-    http::Method,
+    http::{header::CONTENT_LENGTH, HeaderValue, Method},
     response::Response,
     Router,
 };
@@ -95,6 +96,13 @@ impl ExpressLane {
             Layer::Local,
         );
         add_security_headers(&mut response);
+        // axum states the length of every body it knows; hyper would leave it out of a HEAD.
+        if let Some(length) = response.body().size_hint().exact() {
+            response
+                .headers_mut()
+                .entry(CONTENT_LENGTH)
+                .or_insert(HeaderValue::from(length));
+        }
         if let Some(id) = request_id {
             response.headers_mut().insert(REQUEST_ID, id);
         }

@@ -6,12 +6,14 @@
 //! Until the first connection succeeds (or while it is broken) the layer answers "don't know"
 //! and hop serves from its own cache and the database.
 //!
-//! Invalidation: the replica that changed a link deletes the Redis entry and publishes the code
-//! on [`CHANNEL`] with a fresh nonce. Every replica (itself included) drops its local entry and
-//! increments `hop:ack:<nonce>`; the publisher waits, briefly, until as many acks as `PUBLISH`
-//! reported receivers have arrived, so a change has reached every replica before the API call
-//! that made it returns. A replica whose subscription breaks clears its whole local cache when
-//! it resubscribes, since it may have missed messages.
+//! Invalidation: the replica that changed links deletes their Redis entries and publishes their
+//! codes, in one message with a fresh nonce, on the channel of its Redis database
+//! (`hop:invalidate:<db>`: channels are shared by every database of a Redis server, and the
+//! acknowledgements are counted in the publisher's database). Every replica (itself included)
+//! drops its local entries and increments `hop:ack:<nonce>`; the publisher waits, briefly,
+//! until as many acks as `PUBLISH` reported receivers have arrived, so a change has reached
+//! every replica before the API call that made it returns. A replica whose subscription breaks
+//! clears its whole local cache when it resubscribes, since it may have missed messages.
 
 use std::{
     collections::HashSet,
@@ -28,8 +30,8 @@ use tokio::sync::OnceCell;
 
 use crate::store::Resolved;
 
-/// The pub/sub channel of invalidations.
-pub const CHANNEL: &str = "hop:invalidate";
+/// Codes announced in one invalidation message at most: a user's deletion can take many links.
+const CODES_PER_MESSAGE: usize = 1_000;
 /// Longest wait for one Redis command on the request path.
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest wait for publishing an invalidation: rarer than lookups and worth more patience.
@@ -54,6 +56,9 @@ pub struct RedisLayer {
     breaker: Arc<Breaker>,
     found_ttl: u64,
     missing_ttl: u64,
+    /// The pub/sub channel of invalidations, named after the Redis database: another deployment
+    /// on another database of the same server neither hears them nor is waited for.
+    channel: Arc<str>,
     /// Codes changed while Redis could not be told: their shared entries may still hold the old
     /// answer, which a replica would read back after it clears its own cache on reconnecting.
     /// Deleted and announced once Redis answers again (at most [`UNPUBLISHED_MAX`] kept; past
@@ -67,8 +72,10 @@ impl RedisLayer {
     /// Connects in the background: hop starts whether or not Redis answers yet.
     pub fn connect(url: &str, found_ttl: Duration, missing_ttl: Duration) -> anyhow::Result<Self> {
         let client = Client::open(url)?;
+        let channel = format!("hop:invalidate:{}", client.get_connection_info().redis.db);
         let layer = Self {
             client,
+            channel: channel.into(),
             connection: Arc::new(OnceCell::new()),
             breaker: Arc::new(Breaker::default()),
             found_ttl: found_ttl.as_secs().max(1),
@@ -103,7 +110,11 @@ impl RedisLayer {
                     return;
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "redis not reachable, serving without it");
+                    tracing::warn!(
+                        error = %err,
+                        address = %self.client.get_connection_info().addr,
+                        "redis not reachable, serving without it"
+                    );
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }
@@ -188,17 +199,24 @@ impl RedisLayer {
             .await;
     }
 
-    /// Deletes the shared entry and tells every replica to drop its own; waits for their
-    /// acknowledgements when `wait` is set.
-    pub async fn invalidate(&self, code: &str, wait: bool) {
+    /// Deletes the shared entries of `codes` and tells every replica to drop its own; waits for
+    /// their acknowledgements when `wait` is set.
+    pub async fn invalidate(&self, codes: &[&str], wait: bool) {
+        for codes in codes.chunks(CODES_PER_MESSAGE) {
+            self.invalidate_together(codes, wait).await;
+        }
+    }
+
+    async fn invalidate_together(&self, codes: &[&str], wait: bool) {
         let nonce: u64 = rand::random();
-        let message = format!("{nonce} {code}");
-        let key = key(code);
+        let message = format!("{nonce} {}", codes.join(" "));
+        let keys: Vec<String> = codes.iter().map(|code| key(code)).collect();
+        let channel = self.channel.clone();
         let receivers: Option<u64> = self
             .call_despite_breaker(|mut c| async move {
                 let (_, receivers): ((), u64) = redis::pipe()
-                    .del(key)
-                    .publish(CHANNEL, message)
+                    .del(keys)
+                    .publish(&*channel, message)
                     .query_async(&mut c)
                     .await?;
                 Ok(receivers)
@@ -206,12 +224,15 @@ impl RedisLayer {
             .await;
         let Some(receivers) = receivers else {
             tracing::warn!(
-                short_code = code,
+                short_code = codes[0],
+                codes = codes.len(),
                 "invalidation not published: redis unavailable"
             );
             let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-            if unpublished.len() < UNPUBLISHED_MAX {
-                unpublished.insert(code.to_owned());
+            for code in codes {
+                if unpublished.len() < UNPUBLISHED_MAX {
+                    unpublished.insert((*code).to_owned());
+                }
             }
             return;
         };
@@ -219,14 +240,14 @@ impl RedisLayer {
             self.await_acks(nonce, receivers).await;
             // A replica that read the database just before the change may have stored the old
             // answer after the first delete; every such write happened before its ack.
-            self.delete(code).await;
+            self.delete(codes).await;
         }
     }
 
-    /// Removes the shared entry for `code`.
-    pub async fn delete(&self, code: &str) {
-        let key = key(code);
-        let _: Option<()> = self.call(|mut c| async move { c.del(key).await }).await;
+    /// Removes the shared entries of `codes`.
+    pub async fn delete(&self, codes: &[&str]) {
+        let keys: Vec<String> = codes.iter().map(|code| key(code)).collect();
+        let _: Option<()> = self.call(|mut c| async move { c.del(keys).await }).await;
     }
 
     async fn await_acks(&self, nonce: u64, expected: u64) {
@@ -262,7 +283,7 @@ impl RedisLayer {
         let mut pause = Duration::from_millis(100);
         loop {
             if let Ok(mut pubsub) = self.client.get_async_pubsub().await {
-                if pubsub.subscribe(CHANNEL).await.is_ok() {
+                if pubsub.subscribe(&*self.channel).await.is_ok() {
                     pause = Duration::from_millis(100);
                     metrics::gauge!("hop_redis_up").set(1.0);
                     drop_local(None).await;
@@ -272,10 +293,13 @@ impl RedisLayer {
                         let Ok(text) = message.get_payload::<String>() else {
                             continue;
                         };
-                        let Some((nonce, code)) = text.split_once(' ') else {
+                        let mut words = text.split(' ');
+                        let Some(nonce) = words.next() else {
                             continue;
                         };
-                        drop_local(Some(code.to_owned())).await;
+                        for code in words {
+                            drop_local(Some(code.to_owned())).await;
+                        }
                         self.acknowledge(nonce).await;
                     }
                     metrics::gauge!("hop_redis_up").set(0.0);
@@ -302,9 +326,8 @@ impl RedisLayer {
                 codes = codes.len(),
                 "announcing changes made while redis was away"
             );
-            for code in codes {
-                self.invalidate(&code, false).await;
-            }
+            let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+            self.invalidate(&codes, false).await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }

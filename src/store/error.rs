@@ -53,12 +53,14 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
                 return matches!(primary, 5 | 6 | 10 | 13);
             }
             // PostgreSQL: 57014 statement timeout, 57P01-03 shutdown, 57P04 database
-            // dropped, 55000 on connecting to a database that does not accept connections
-            // (`ALLOW_CONNECTIONS false`), 53xxx out of resources (connections, disk, memory),
-            // 08xxx connection failures.
+            // dropped; on connecting, 55000 a database that does not accept connections
+            // (`ALLOW_CONNECTIONS false`) and 3D000 one that is not there (dropped or renamed
+            // while hop runs); 25006 a write sent to a read-only server (a standby, mid
+            // failover); 53xxx out of resources (connections, disk, memory); 08xxx connection
+            // failures.
             matches!(
                 code.as_ref(),
-                "57014" | "57P01" | "57P02" | "57P03" | "57P04" | "55000"
+                "57014" | "57P01" | "57P02" | "57P03" | "57P04" | "55000" | "3D000" | "25006"
             ) || code.starts_with("53")
                 || code.starts_with("08")
         }

@@ -12,22 +12,39 @@ const LINES_BUFFERED: usize = 8_192;
 /// one write carries many lines instead of one (stdout alone writes line by line).
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// Installs the global subscriber: JSON lines when stdout is not a terminal (containers, CI,
-/// log shippers), readable text when a person is watching. `RUST_LOG` overrides `filter`.
+/// Where log lines go: `hop serve` writes them to stdout, where a container's logs are read;
+/// the one-off commands (`migrate`, `import`, `keys`) to stderr, so that their stdout holds only
+/// what they print for a script to read (a new key, an import's counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// Installs the global subscriber: JSON lines when the stream is not a terminal (containers,
+/// CI, log shippers), readable text when a person is watching. `RUST_LOG` overrides `filter`.
+/// PostgreSQL's notices (sqlx logs each at INFO, among them one on every start: "relation
+/// _sqlx_migrations already exists, skipping") are shown from WARN unless `filter` names them.
 ///
-/// Lines are written by a background thread, so a request never waits on the write to stdout
+/// Lines are written by a background thread, so a request never waits on the write
 /// (measured: the synchronous write halved redirect throughput). The writer blocks rather than
 /// drops when its buffer is full: every request keeps its line. Keep the returned guard alive
 /// until exit; dropping it flushes what is buffered.
-pub fn init_logging(filter: &str) -> Option<WorkerGuard> {
-    let filter = EnvFilter::try_from_default_env()
+pub fn init_logging(filter: &str, stream: LogStream) -> Option<WorkerGuard> {
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let terminal = std::io::stdout().is_terminal();
+    if !filter.to_string().contains(NOTICES) {
+        filter = filter.add_directive(format!("{NOTICES}=warn").parse().expect("a directive"));
+    }
+    let (terminal, output): (bool, Box<dyn std::io::Write + Send>) = match stream {
+        LogStream::Stdout => (std::io::stdout().is_terminal(), Box::new(std::io::stdout())),
+        LogStream::Stderr => (std::io::stderr().is_terminal(), Box::new(std::io::stderr())),
+    };
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(LINES_BUFFERED)
-        .finish(BufWriter::with_capacity(WRITE_BUFFER, std::io::stdout()));
+        .finish(BufWriter::with_capacity(WRITE_BUFFER, output));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if terminal {
         registry
@@ -44,6 +61,9 @@ pub fn init_logging(filter: &str) -> Option<WorkerGuard> {
     // A second call (tests start many servers in one process) keeps the first subscriber.
     result.ok().map(|()| guard)
 }
+
+/// The log target of PostgreSQL's notices.
+const NOTICES: &str = "sqlx::postgres::notice";
 
 /// An error and its causes as one log field, `outer: inner: ...`. A cause whose text the link
 /// before it already ends with is left out: sqlx writes its inner error into its own message

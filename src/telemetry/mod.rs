@@ -9,5 +9,5 @@ mod metrics;
 pub use self::access::{
     observe, request_id_text, request_span, RedirectNote, Route, Visit, REQUEST_ID,
 };
-pub use self::logs::{causes, init_logging};
+pub use self::logs::{causes, init_logging, LogStream};
 pub use self::metrics::Metrics;

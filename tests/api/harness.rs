@@ -161,7 +161,9 @@ impl TestApp {
         config.log = "warn".into();
         // The first call installs the subscriber for the whole test process; its writer must
         // outlive every test.
-        if let Some(writer) = hop::telemetry::init_logging("warn") {
+        if let Some(writer) =
+            hop::telemetry::init_logging("warn", hop::telemetry::LogStream::Stdout)
+        {
             std::mem::forget(writer);
         }
         let listener = TcpListener::bind("127.0.0.1:0")

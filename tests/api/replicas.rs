@@ -114,3 +114,70 @@ async fn hop_serves_without_redis_when_redis_is_unreachable() {
         assert_eq!(response.status(), 302);
     }
 }
+
+/// Deleting a user takes all of the user's links off every replica at once, told in one message
+/// on the channel of the replicas' own Redis database: a hop on another database of the same
+/// Redis server neither hears it nor is waited for. (Each link used to be announced on its own,
+/// on a channel every database shares, so each waited out the acknowledgement timeout for the
+/// other database's subscriber: 30 links outlasted the request deadline, a 503 for a user who
+/// was deleted, and links that kept redirecting.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_stops_all_of_its_links_on_every_replica_at_once() {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+        eprintln!("SKIPPED: PostgreSQL is not reachable");
+        return;
+    };
+    let (Some(redis), Some(other_redis)) = (redis_database(4).await, redis_database(1).await)
+    else {
+        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+        return;
+    };
+    let a = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
+    let b = HopProcess::start(&[("DATABASE_URL", &database.url), ("REDIS_URL", &redis)]);
+    let bystander_db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let bystander = HopProcess::start(&[
+        ("DATABASE_URL", &bystander_db.url),
+        ("REDIS_URL", &other_redis),
+    ]);
+    let client = http_client();
+    let user = create_user(&client, &a.address, "ada").await;
+    let mut codes = Vec::new();
+    for n in 0..30 {
+        let body = json!({"user_id": user["id"], "original_url": format!("https://x.io/{n}")});
+        let url = format!("{}/urls", a.address);
+        let link = send(&client, reqwest::Method::POST, url, Some(body)).await;
+        codes.push(link["short_code"].as_str().expect("code").to_owned());
+    }
+    assert_eq!(statuses(&client, &codes, [&a, &b]).await, vec![302; 60]);
+
+    let deleted = client
+        .delete(format!("{}/users/{}", a.address, user["id"]))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(statuses(&client, &codes, [&a, &b]).await, vec![404; 60]);
+    let unacknowledged = a
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("not every replica acknowledged"))
+        .count();
+    assert_eq!(unacknowledged, 0, "the bystander was not waited for");
+    drop((a, b, bystander));
+    database.drop_it().await;
+}
+
+/// The status of a redirect of each code on each replica.
+async fn statuses(client: &Client, codes: &[String], replicas: [&HopProcess; 2]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for code in codes {
+        for replica in replicas {
+            let url = format!("{}/{code}", replica.address);
+            statuses.push(client.get(url).send().await.unwrap().status().as_u16());
+        }
+    }
+    statuses
+}
