@@ -19,7 +19,7 @@ use crate::api;
 use crate::config::Config;
 use crate::domain::Origin;
 use crate::recorder::{Batching, Recorder};
-use crate::redirect::{CacheSettings, ExpressLane, LinkCache, RedisLayer};
+use crate::redirect::{CacheSettings, ExpressLane, LaneSettings, LinkCache, RedisLayer};
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
 use crate::telemetry::{causes, Metrics};
@@ -132,12 +132,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let main = serve(
-        listener,
-        app.router(),
-        Some(app.state.clone()),
-        stopping.clone(),
-    );
+    let lane = LaneSettings {
+        state: app.state.clone(),
+        deadline: app.edge.request_timeout,
+    };
+    let main = serve(listener, app.router(), Some(lane), stopping.clone());
     let admin =
         admin.map(|admin| serve(admin, api::admin_routes(app.state.clone()), None, stopping));
     let mut servers = tokio::spawn(async move {
@@ -173,12 +172,12 @@ pub async fn run(
     served.context("server task failed")?
 }
 
-/// Serves `router` on `listener`, behind the redirect's express lane when `express` holds the
-/// state for it (the main listener), until `stopping` turns true.
+/// Serves `router` on `listener`, behind the redirect's express lane when `express` holds its
+/// settings (the main listener), until `stopping` turns true.
 async fn serve(
     listener: TcpListener,
     router: Router,
-    express: Option<AppState>,
+    express: Option<LaneSettings>,
     mut stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
@@ -187,11 +186,11 @@ async fn serve(
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     let served = match express {
-        Some(state) => {
+        Some(lane) => {
             let per_connection = service_fn(move |stream: IncomingStream<'_, TcpListener>| {
                 let client = *stream.remote_addr();
                 ready(Ok::<_, Infallible>(ExpressLane::new(
-                    state.clone(),
+                    lane.clone(),
                     router.clone(),
                     client,
                 )))

@@ -1,5 +1,5 @@
-//! The express lane: a redirect whose code the in-process cache holds is answered in front of
-//! the router, and every other request goes on to the router unchanged.
+//! The express lane: every redirect by `/{code}` is answered in front of the router, and every
+//! other request goes on to the router unchanged.
 //!
 //! A cached redirect is all hop's traffic at its busiest, and the router's generic path cost it
 //! more than the redirect itself: the route match and its parameters stored in the request,
@@ -7,40 +7,47 @@
 //! request and then copied to the response (docs/bottlenecks.md #16). The lane gives the same
 //! answer as the `/{code}` route through the edge (status, headers, click, counters, request
 //! metrics and closing line, from the same functions) without those steps. A cache hit waits
-//! on nothing, so it needs no deadline; a miss, or anything else, takes the full path.
+//! on nothing, so only a lookup past the in-process cache runs under the request deadline.
 
-use std::{convert::Infallible, net::SocketAddr, task::Poll};
+use std::{convert::Infallible, net::SocketAddr, task::Poll, time::Duration};
 
 use axum::{
     body::HttpBody,
     extract::{ConnectInfo, Request},
-    http::{header::CONTENT_LENGTH, HeaderValue, Method},
-    response::Response,
+    http::{header::CONTENT_LENGTH, request::Parts, HeaderValue, Method, Uri},
+    response::{IntoResponse, Response},
     Router,
 };
 use futures::future::BoxFuture;
 use tower::Service;
-use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
+use uuid::Uuid;
 
-use super::{respond, Layer, Target, PATHS};
-use crate::api::add_security_headers;
+use super::{look_further, respond, Layer, PATHS};
+use crate::api::{add_security_headers, ApiError};
 use crate::domain::ShortCode;
 use crate::state::AppState;
-use crate::telemetry::{Route, Visit, REQUEST_ID};
+use crate::telemetry::{request_id_text, Route, Visit, REQUEST_ID};
+
+/// What the lane needs besides the router: the state, and the request deadline of the edge.
+#[derive(Clone)]
+pub struct LaneSettings {
+    pub state: AppState,
+    pub deadline: Duration,
+}
 
 /// The main listener's service for one connection: the lane, then the router.
 #[derive(Clone)]
 pub struct ExpressLane {
-    state: AppState,
+    settings: LaneSettings,
     router: Router,
     /// The connection's peer, for the closing line and for the router's `ConnectInfo`.
     client: SocketAddr,
 }
 
 impl ExpressLane {
-    pub fn new(state: AppState, router: Router, client: SocketAddr) -> Self {
+    pub fn new(settings: LaneSettings, router: Router, client: SocketAddr) -> Self {
         Self {
-            state,
+            settings,
             router,
             client,
         }
@@ -57,14 +64,15 @@ impl Service<Request> for ExpressLane {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         let lane = self.clone();
         Box::pin(async move {
-            if let Some(code) = express_code(&request) {
-                if let Some(target) = lane.state.links.cached(code).await {
-                    return Ok(lane.answer(&request, code, target));
-                }
+            // The parts alone, which can be shared across an await (a body cannot).
+            let (parts, body) = request.into_parts();
+            if let Some(code) = express_code(&parts.method, &parts.uri) {
+                return Ok(lane.answer(&parts, code).await);
             }
+            let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(ConnectInfo(lane.client));
             let mut router = lane.router;
             router.call(request).await
@@ -73,28 +81,43 @@ impl Service<Request> for ExpressLane {
 }
 
 impl ExpressLane {
-    /// What the `/{code}` route and the edge answer for a code the in-process cache resolved.
-    fn answer(&self, request: &Request, code: &str, target: Option<Target>) -> Response {
-        // The client's own id, else a new one, as the router's request-id layers do.
-        let request_id = match request.headers().get(REQUEST_ID) {
-            Some(id) => Some(id.clone()),
-            None => MakeRequestUuid
-                .make_request_id(request)
-                .map(|id| id.header_value().clone()),
+    /// What the `/{code}` route and the edge answer for `code`.
+    async fn answer(&self, request: &Parts, code: &str) -> Response {
+        let state = &self.settings.state;
+        // The client's own id, else a new UUID, as the router's request-id layers do
+        // (tower-http's `MakeRequestUuid`).
+        let request_id = match request.headers.get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+                let text = Uuid::new_v4().hyphenated().encode_lower(&mut text);
+                HeaderValue::from_str(text).expect("a UUID is a header value")
+            }
         };
         let visit = Visit::begin(
-            request.method(),
+            &request.method,
             Route::Named(PATHS[0]),
-            request_id.as_ref(),
+            Some(&request_id),
             Some(self.client),
         );
-        let mut response = respond(
-            &self.state,
-            request.method(),
-            request.headers(),
-            target,
-            Layer::Local,
-        );
+        let resolved = match state.links.cached(code).await {
+            Some(target) => Ok((target, Layer::Local)),
+            None => {
+                let id = request_id_text(&request_id);
+                let further = look_further(state, code, &id);
+                match tokio::time::timeout(self.settings.deadline, further).await {
+                    Ok(resolved) => resolved,
+                    Err(_) => Err(ApiError::Timeout.into_response()),
+                }
+            }
+        };
+        let (mut response, layer) = match resolved {
+            Ok((target, layer)) => {
+                let response = respond(state, &request.method, &request.headers, target, layer);
+                (response, Some(layer))
+            }
+            Err(response) => (response, None),
+        };
         add_security_headers(&mut response);
         // axum states the length of every body it knows; hyper would leave it out of a HEAD.
         if let Some(length) = response.body().size_hint().exact() {
@@ -103,13 +126,11 @@ impl ExpressLane {
                 .entry(CONTENT_LENGTH)
                 .or_insert(HeaderValue::from(length));
         }
-        if let Some(id) = request_id {
-            response.headers_mut().insert(REQUEST_ID, id);
-        }
+        response.headers_mut().insert(REQUEST_ID, request_id);
         visit.end(
             response.status().as_u16(),
             Some(code),
-            Some(Layer::Local.as_str()),
+            layer.map(Layer::as_str),
         );
         response
     }
@@ -118,28 +139,22 @@ impl ExpressLane {
 /// The code of a request the lane may answer: `GET` or `HEAD` of `/{code}` with a code as a
 /// lookup accepts it, written without escapes. A reserved word (`/health`, `/users`, ...) is
 /// left to the router, whose own routes for them come first.
-fn express_code(request: &Request) -> Option<&str> {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+fn express_code<'a>(method: &Method, uri: &'a Uri) -> Option<&'a str> {
+    if !matches!(*method, Method::GET | Method::HEAD) {
         return None;
     }
-    let code = request.uri().path().strip_prefix('/')?;
+    let code = uri.path().strip_prefix('/')?;
     let valid = ShortCode::parse(code).is_ok() && !ShortCode::is_reserved(code);
     valid.then_some(code)
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::body::Body;
-
     use super::*;
 
     fn code_of(method: Method, path: &str) -> Option<String> {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::empty())
-            .unwrap();
-        express_code(&request).map(str::to_owned)
+        let uri: Uri = path.parse().unwrap();
+        express_code(&method, &uri).map(str::to_owned)
     }
 
     #[test]

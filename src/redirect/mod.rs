@@ -18,7 +18,7 @@ use metrics::counter;
 use tracing::Instrument;
 
 pub use cache::{CacheSettings, Layer, LinkCache, Target};
-pub use express::ExpressLane;
+pub use express::{ExpressLane, LaneSettings};
 pub use remote::RedisLayer;
 
 use crate::api::ApiError;
@@ -96,22 +96,33 @@ async fn answer(
 
     let (target, layer) = match state.links.cached(code).await {
         Some(target) => (target, Layer::Local),
-        // Past the in-process cache a lookup can log (Redis or the database failing), so it and
-        // the error it may end in run in the request's span. Opened only here, the span costs a
-        // cache hit nothing.
         None => {
             let request_id = headers.get(REQUEST_ID).map(telemetry::request_id_text);
-            let span = telemetry::request_span(request_id.as_deref().unwrap_or(""));
-            match state.links.fetch(code).instrument(span.clone()).await {
+            match look_further(state, code, request_id.as_deref().unwrap_or("")).await {
                 Ok(found) => found,
-                Err(err) => {
-                    let response = span.in_scope(|| ApiError::from(err).into_response());
-                    return (response, None);
-                }
+                Err(response) => return (response, None),
             }
         }
     };
     (respond(state, method, headers, target, layer), Some(layer))
+}
+
+/// Resolves a code the in-process cache does not hold, through Redis and the database; what
+/// the client gets when that fails (a 503).
+///
+/// Past the in-process cache a lookup can log (Redis or the database failing), so it and the
+/// error it may end in run in the request's span. Opened only here, the span costs a cache hit
+/// nothing.
+async fn look_further(
+    state: &AppState,
+    code: &str,
+    request_id: &str,
+) -> Result<(Option<Target>, Layer), Response> {
+    let span = telemetry::request_span(request_id);
+    match state.links.fetch(code).instrument(span.clone()).await {
+        Ok(found) => Ok(found),
+        Err(err) => Err(span.in_scope(|| ApiError::from(err).into_response())),
+    }
 }
 
 /// The answer for a code resolved to `target` (none: unknown, inactive or deleted) by `layer`:

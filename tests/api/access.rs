@@ -233,38 +233,45 @@ async fn by_default_only_failed_redirects_are_logged() {
     assert_eq!(statuses, expected);
 }
 
-/// A code the in-process cache holds is answered in front of the router (src/redirect/
-/// express.rs): its answer, closing line and click are those of the router's first answer, which
-/// filled the cache, found or not.
+/// `GET /{code}` is answered in front of the router (src/redirect/express.rs), from the cache or
+/// past it; `/urls/{code}/redirect` always goes through the router. Their answers, closing lines
+/// and clicks are the same, found or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cached_code_is_answered_as_the_router_answered_it() {
+async fn the_express_lane_answers_a_redirect_as_the_router_does() {
     let (_dir, mut hop, code) =
         hop_with_one_link(&[("HOP_LOG", "info,hop::access::redirect=debug")]).await;
     let client = http_client();
     let mut answers = Vec::new();
-    for path in [&code, &code, "NoSuchCode1", "NoSuchCode1"] {
-        let response = client
-            .get(format!("{}/{path}", hop.address))
-            .header("referer", "https://news.example/")
-            .send()
-            .await
-            .unwrap();
-        let mut headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
-            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
-            .collect();
-        headers.sort();
-        let id = response.headers()["x-request-id"].to_str().unwrap().len();
-        answers.push((
-            response.status(),
-            headers,
-            id,
-            response.text().await.unwrap(),
-        ));
+    for code in [code.as_str(), "NoSuchCode1"] {
+        // Past the cache, from the cache, through the router.
+        for path in [
+            code.to_owned(),
+            code.to_owned(),
+            format!("urls/{code}/redirect"),
+        ] {
+            let response = client
+                .get(format!("{}/{path}", hop.address))
+                .header("referer", "https://news.example/")
+                .send()
+                .await
+                .unwrap();
+            let mut headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            let id = response.headers()["x-request-id"].to_str().unwrap().len();
+            answers.push((
+                response.status(),
+                headers,
+                id,
+                response.text().await.unwrap(),
+            ));
+        }
     }
-    // Only the cached answers came through the lane; a client's own id is echoed there too.
+    // A client's own id is echoed by the lane too.
     let echoed = client
         .get(format!("{}/{code}", hop.address))
         .header("x-request-id", "mine-1")
@@ -283,9 +290,10 @@ async fn a_cached_code_is_answered_as_the_router_answered_it() {
         .unwrap();
 
     assert_eq!(answers[0].0, StatusCode::FOUND);
-    assert_eq!(answers[2].0, StatusCode::NOT_FOUND);
-    assert_eq!(answers[1], answers[0]);
-    assert_eq!(answers[3], answers[2]);
+    assert_eq!(answers[3].0, StatusCode::NOT_FOUND);
+    for (lane, router) in [(0, 2), (1, 2), (3, 5), (4, 5)] {
+        assert_eq!(answers[lane], answers[router], "answer {lane}");
+    }
     assert_eq!(answers[0].2, 36, "a generated uuid");
     assert_eq!(
         answers[0]
@@ -305,7 +313,7 @@ async fn a_cached_code_is_answered_as_the_router_answered_it() {
         ]
     );
     let clicks = clicks.as_array().unwrap();
-    assert_eq!(clicks.len(), 3);
+    assert_eq!(clicks.len(), 4);
     for click in clicks {
         assert_eq!(click["details"]["referrer"], "https://news.example/");
     }
@@ -313,9 +321,9 @@ async fn a_cached_code_is_answered_as_the_router_answered_it() {
     let lines = closing_lines(&mut hop);
     let lines: Vec<&serde_json::Value> = lines
         .iter()
-        .filter(|line| line["fields"]["http.route"] == "/{code}")
+        .filter(|line| line["fields"]["short_code"].is_string())
         .collect();
-    assert_eq!(lines[4]["fields"]["request_id"], "mine-1");
+    assert_eq!(lines[6]["fields"]["request_id"], "mine-1");
     let redirects: Vec<serde_json::Value> = lines
         .iter()
         .map(|line| {
@@ -327,24 +335,23 @@ async fn a_cached_code_is_answered_as_the_router_answered_it() {
             json!([line["level"], line["target"], fields])
         })
         .collect();
-    assert_eq!(redirects.len(), 5);
-    let fields = |level, target, status, code: &str, cache| {
+    let fields = |level, target, route, status, code: &str, cache| {
         json!([level, target, {"message": "request finished", "http.method": "GET",
-            "http.route": "/{code}", "http.status": status, "short_code": code, "cache": cache}])
+            "http.route": route, "http.status": status, "short_code": code, "cache": cache}])
     };
-    let found = "hop::access::redirect";
-    let failed = "hop::telemetry::access";
-    assert_eq!(redirects[0], fields("DEBUG", found, 302, &code, "database"));
-    assert_eq!(redirects[1], fields("DEBUG", found, 302, &code, "local"));
-    assert_eq!(
-        redirects[2],
-        fields("INFO", failed, 404, "NoSuchCode1", "database")
-    );
-    assert_eq!(
-        redirects[3],
-        fields("INFO", failed, 404, "NoSuchCode1", "local")
-    );
-    assert_eq!(redirects[4], fields("DEBUG", found, 302, &code, "local"));
+    let (found, failed) = ("hop::access::redirect", "hop::telemetry::access");
+    let (lane, router) = ("/{code}", "/urls/{code}/redirect");
+    let unknown = "NoSuchCode1";
+    let expected = [
+        fields("DEBUG", found, lane, 302, &code, "database"),
+        fields("DEBUG", found, lane, 302, &code, "local"),
+        fields("DEBUG", found, router, 302, &code, "local"),
+        fields("INFO", failed, lane, 404, unknown, "database"),
+        fields("INFO", failed, lane, 404, unknown, "local"),
+        fields("INFO", failed, router, 404, unknown, "local"),
+        fields("DEBUG", found, lane, 302, &code, "local"),
+    ];
+    assert_eq!(redirects, expected);
 }
 
 /// What a client chose itself (the code it asked for, its request id) is logged up to 128 bytes,
