@@ -7,7 +7,9 @@
 //! request and then copied to the response (docs/bottlenecks.md #16). The lane gives the same
 //! answer as the `/{code}` route through the edge (status, headers, click, counters, request
 //! metrics and closing line, from the same functions) without those steps. A cache hit waits
-//! on nothing, so only a lookup past the in-process cache runs under the request deadline.
+//! on nothing, so only a lookup past the in-process cache runs under the request deadline. One
+//! difference is kept on purpose: a lookup that runs past the deadline is logged with the code
+//! it was for, which the router's deadline, outside the route, cannot know.
 
 use std::{convert::Infallible, net::SocketAddr, task::Poll, time::Duration};
 
