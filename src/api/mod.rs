@@ -21,7 +21,7 @@ use axum::{
     Router,
 };
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use error::ApiError;
 pub use ops::admin_routes;
@@ -71,7 +71,7 @@ pub fn router(state: AppState, edge: EdgeSettings) -> Router {
     // every route's service again, a clone and an allocation per request (docs/bottlenecks.md).
     // Listed outermost first.
     let edge_layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(telemetry::NewRequestId))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(middleware::from_fn_with_state(
             edge.request_timeout,

@@ -131,7 +131,6 @@ pub(crate) async fn remove(
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let codes = state.store.delete_user(id).await?;
-    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
     state.links.invalidate_all_of(&codes).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -170,9 +170,9 @@ impl LinkCache {
 
     /// Forgets `codes` here and on every replica before returning, telling the replicas in one
     /// message (a user's deletion takes all of the user's links at once).
-    pub async fn invalidate_all_of(&self, codes: &[&str]) {
+    pub async fn invalidate_all_of(&self, codes: &[impl AsRef<str>]) {
         for code in codes {
-            self.forget_local(Some(code)).await;
+            self.forget_local(Some(code.as_ref())).await;
         }
         if let Some(remote) = &self.remote {
             remote.invalidate(codes, true).await;

@@ -13,22 +13,20 @@
 
 use std::{convert::Infallible, net::SocketAddr, task::Poll, time::Duration};
 
+use super::{answer, Layer, PATHS};
+use crate::api::add_security_headers;
+use crate::domain::ShortCode;
+use crate::state::AppState;
+use crate::telemetry::{NewRequestId, Route, Visit, REQUEST_ID};
 use axum::{
     body::HttpBody,
     extract::{ConnectInfo, Request},
-    http::{header::CONTENT_LENGTH, request::Parts, HeaderValue, Method, Uri},
-    response::{IntoResponse, Response},
+    http::{header::CONTENT_LENGTH, HeaderMap, HeaderValue, Method, Uri},
+    response::Response,
     Router,
 };
 use futures::future::BoxFuture;
 use tower::Service;
-use uuid::Uuid;
-
-use super::{look_further, respond, Layer, PATHS};
-use crate::api::{add_security_headers, ApiError};
-use crate::domain::ShortCode;
-use crate::state::AppState;
-use crate::telemetry::{request_id_text, Route, Visit, REQUEST_ID};
 
 /// What the lane needs besides the router: the state, and the request deadline of the edge.
 #[derive(Clone)]
@@ -72,7 +70,7 @@ impl Service<Request> for ExpressLane {
             // The parts alone, which can be shared across an await (a body cannot).
             let (parts, body) = request.into_parts();
             if let Some(code) = express_code(&parts.method, &parts.uri) {
-                return Ok(lane.answer(&parts, code).await);
+                return Ok(lane.answer(&parts.method, &parts.headers, code).await);
             }
             let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(ConnectInfo(lane.client));
@@ -84,42 +82,17 @@ impl Service<Request> for ExpressLane {
 
 impl ExpressLane {
     /// What the `/{code}` route and the edge answer for `code`.
-    async fn answer(&self, request: &Parts, code: &str) -> Response {
-        let state = &self.settings.state;
-        // The client's own id, else a new UUID, as the router's request-id layers do
-        // (tower-http's `MakeRequestUuid`).
-        let request_id = match request.headers.get(REQUEST_ID) {
+    async fn answer(&self, method: &Method, headers: &HeaderMap, code: &str) -> Response {
+        // The client's own id, else a new one, as the router's request-id layer does.
+        let request_id = match headers.get(REQUEST_ID) {
             Some(id) => id.clone(),
-            None => {
-                let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-                let text = Uuid::new_v4().hyphenated().encode_lower(&mut text);
-                HeaderValue::from_str(text).expect("a UUID is a header value")
-            }
+            None => NewRequestId::header_value(),
         };
-        let visit = Visit::begin(
-            &request.method,
-            Route::Named(PATHS[0]),
-            Some(&request_id),
-            Some(self.client),
-        );
-        let resolved = match state.links.cached(code).await {
-            Some(target) => Ok((target, Layer::Local)),
-            None => {
-                let id = request_id_text(&request_id);
-                let further = look_further(state, code, &id);
-                match tokio::time::timeout(self.settings.deadline, further).await {
-                    Ok(resolved) => resolved,
-                    Err(_) => Err(ApiError::Timeout.into_response()),
-                }
-            }
-        };
-        let (mut response, layer) = match resolved {
-            Ok((target, layer)) => {
-                let response = respond(state, &request.method, &request.headers, target, layer);
-                (response, Some(layer))
-            }
-            Err(response) => (response, None),
-        };
+        let id = Some(&request_id);
+        let visit = Visit::begin(method, Route::Named(PATHS[0]), id, Some(self.client));
+        let deadline = Some(self.settings.deadline);
+        let state = &self.settings.state;
+        let (mut response, layer) = answer(state, method, code, headers, id, deadline).await;
         add_security_headers(&mut response);
         // axum states the length of every body it knows; hyper would leave it out of a HEAD.
         if let Some(length) = response.body().size_hint().exact() {

@@ -7,6 +7,8 @@ mod express;
 mod lookups;
 mod remote;
 
+use std::time::Duration;
+
 use axum::{
     extract::{rejection::PathRejection, Path, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
@@ -74,7 +76,22 @@ pub(crate) async fn follow(
         counter!("hop_redirects_not_found_total").increment(1);
         return ApiError::not_found("short link").into_response();
     };
-    let (mut response, layer) = answer(&state, request.method(), &code, request.headers()).await;
+    let (mut response, layer) = if ShortCode::parse(&code).is_ok() {
+        let headers = request.headers();
+        // The edge holds the request's deadline.
+        answer(
+            &state,
+            request.method(),
+            &code,
+            headers,
+            headers.get(REQUEST_ID),
+            None,
+        )
+        .await
+    } else {
+        counter!("hop_redirects_not_found_total").increment(1);
+        (ApiError::not_found("short link").into_response(), None)
+    };
     response.extensions_mut().insert(RedirectNote {
         short_code: code,
         cache: layer.map(Layer::as_str),
@@ -82,23 +99,31 @@ pub(crate) async fn follow(
     response
 }
 
-/// The redirect itself, and the cache layer that resolved the code (none for a malformed one).
+/// The redirect for a well-formed `code`, and the cache layer that resolved it (none when the
+/// lookup failed). A lookup past the in-process cache runs in the span of `request_id`, under
+/// `deadline` when one is given (a 503 when it passes); a cache hit waits on nothing and sets
+/// no timer.
 async fn answer(
     state: &AppState,
     method: &Method,
     code: &str,
     headers: &HeaderMap,
+    request_id: Option<&HeaderValue>,
+    deadline: Option<Duration>,
 ) -> (Response, Option<Layer>) {
-    if ShortCode::parse(code).is_err() {
-        counter!("hop_redirects_not_found_total").increment(1);
-        return (ApiError::not_found("short link").into_response(), None);
-    }
-
     let (target, layer) = match state.links.cached(code).await {
         Some(target) => (target, Layer::Local),
         None => {
-            let request_id = headers.get(REQUEST_ID).map(telemetry::request_id_text);
-            match look_further(state, code, request_id.as_deref().unwrap_or("")).await {
+            let request_id = request_id.map(telemetry::request_id_text);
+            let further = look_further(state, code, request_id.as_deref().unwrap_or(""));
+            let resolved = match deadline {
+                None => further.await,
+                Some(limit) => match tokio::time::timeout(limit, further).await {
+                    Ok(resolved) => resolved,
+                    Err(_) => Err(ApiError::Timeout.into_response()),
+                },
+            };
+            match resolved {
                 Ok(found) => found,
                 Err(response) => return (response, None),
             }

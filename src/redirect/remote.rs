@@ -201,16 +201,20 @@ impl RedisLayer {
 
     /// Deletes the shared entries of `codes` and tells every replica to drop its own; waits for
     /// their acknowledgements when `wait` is set.
-    pub async fn invalidate(&self, codes: &[&str], wait: bool) {
+    pub async fn invalidate(&self, codes: &[impl AsRef<str>], wait: bool) {
         for codes in codes.chunks(CODES_PER_MESSAGE) {
             self.invalidate_together(codes, wait).await;
         }
     }
 
-    async fn invalidate_together(&self, codes: &[&str], wait: bool) {
+    async fn invalidate_together(&self, codes: &[impl AsRef<str>], wait: bool) {
         let nonce: u64 = rand::random();
-        let message = format!("{nonce} {}", codes.join(" "));
-        let keys: Vec<String> = codes.iter().map(|code| key(code)).collect();
+        let mut message = nonce.to_string();
+        for code in codes {
+            message.push(' ');
+            message.push_str(code.as_ref());
+        }
+        let keys: Vec<String> = codes.iter().map(|code| key(code.as_ref())).collect();
         let channel = self.channel.clone();
         let receivers: Option<u64> = self
             .call_despite_breaker(|mut c| async move {
@@ -224,14 +228,14 @@ impl RedisLayer {
             .await;
         let Some(receivers) = receivers else {
             tracing::warn!(
-                short_code = codes[0],
+                short_code = codes[0].as_ref(),
                 codes = codes.len(),
                 "invalidation not published: redis unavailable"
             );
             let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
             for code in codes {
                 if unpublished.len() < UNPUBLISHED_MAX {
-                    unpublished.insert((*code).to_owned());
+                    unpublished.insert(code.as_ref().to_owned());
                 }
             }
             return;
@@ -245,8 +249,8 @@ impl RedisLayer {
     }
 
     /// Removes the shared entries of `codes`.
-    pub async fn delete(&self, codes: &[&str]) {
-        let keys: Vec<String> = codes.iter().map(|code| key(code)).collect();
+    pub async fn delete(&self, codes: &[impl AsRef<str>]) {
+        let keys: Vec<String> = codes.iter().map(|code| key(code.as_ref())).collect();
         let _: Option<()> = self.call(|mut c| async move { c.del(keys).await }).await;
     }
 
@@ -326,7 +330,6 @@ impl RedisLayer {
                 codes = codes.len(),
                 "announcing changes made while redis was away"
             );
-            let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
             self.invalidate(&codes, false).await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

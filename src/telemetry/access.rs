@@ -20,7 +20,9 @@ use axum::{
     http::{HeaderValue, Method},
     response::Response,
 };
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::{Instrument, Level, Span};
+use uuid::Uuid;
 
 use super::meters;
 
@@ -38,6 +40,25 @@ pub const REDIRECT_TARGET: &str = "hop::access::redirect";
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Makes the id of a request that came without one: a random UUID from the thread's generator.
+/// The router's request-id layer and the redirect's express lane both use it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NewRequestId;
+
+impl NewRequestId {
+    pub fn header_value() -> HeaderValue {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let text = Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).expect("a UUID is a header value")
+    }
+}
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        Some(RequestId::new(Self::header_value()))
+    }
+}
 
 /// The span of a request: lines logged while it runs carry its id.
 pub fn request_span(request_id: &str) -> Span {

@@ -7,7 +7,7 @@ mod meters;
 mod metrics;
 
 pub use self::access::{
-    observe, request_id_text, request_span, RedirectNote, Route, Visit, REQUEST_ID,
+    observe, request_id_text, request_span, NewRequestId, RedirectNote, Route, Visit, REQUEST_ID,
 };
 pub use self::logs::{causes, init_logging, LogStream};
 pub use self::metrics::Metrics;
