@@ -4,6 +4,7 @@
 
 mod cache;
 mod express;
+mod gather;
 mod lookups;
 mod remote;
 

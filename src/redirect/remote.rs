@@ -28,10 +28,14 @@ use futures::StreamExt;
 use redis::{aio::ConnectionManager, AsyncCommands, Client};
 use tokio::sync::OnceCell;
 
+use super::gather::Gather;
 use crate::store::Resolved;
 
 /// Codes announced in one invalidation message at most: a user's deletion can take many links.
 const CODES_PER_MESSAGE: usize = 1_000;
+/// Batches of lookups, and of stores, in flight at once; most entries in one batch.
+const BATCHES_IN_FLIGHT: usize = 2;
+const MOST_PER_BATCH: usize = 64;
 /// Longest wait for one Redis command on the request path.
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest wait for publishing an invalidation: rarer than lookups and worth more patience.
@@ -52,8 +56,12 @@ pub enum Remote {
 #[derive(Clone)]
 pub struct RedisLayer {
     client: Client,
-    connection: Arc<OnceCell<ConnectionManager>>,
-    breaker: Arc<Breaker>,
+    commands: Commands,
+    /// Lookups and stores of entries, gathered into one `MGET` or one pipeline of `SET`s
+    /// while earlier ones are in flight: one round trip, and one read and write for Redis, for
+    /// the many misses of a flood of uncached codes.
+    reads: Gather<String, Option<String>>,
+    writes: Gather<Write, ()>,
     found_ttl: u64,
     missing_ttl: u64,
     /// The pub/sub channel of invalidations, named after the Redis database: another deployment
@@ -73,11 +81,22 @@ impl RedisLayer {
     pub fn connect(url: &str, found_ttl: Duration, missing_ttl: Duration) -> anyhow::Result<Self> {
         let client = Client::open(url)?;
         let channel = format!("hop:invalidate:{}", client.get_connection_info().redis.db);
+        let commands = Commands {
+            connection: Arc::new(OnceCell::new()),
+            breaker: Arc::new(Breaker::default()),
+        };
         let layer = Self {
             client,
             channel: channel.into(),
-            connection: Arc::new(OnceCell::new()),
-            breaker: Arc::new(Breaker::default()),
+            reads: Gather::start(BATCHES_IN_FLIGHT, MOST_PER_BATCH, {
+                let commands = commands.clone();
+                move |keys| commands.clone().read(keys)
+            }),
+            writes: Gather::start(BATCHES_IN_FLIGHT, MOST_PER_BATCH, {
+                let commands = commands.clone();
+                move |writes| commands.clone().write(writes)
+            }),
+            commands,
             found_ttl: found_ttl.as_secs().max(1),
             missing_ttl: missing_ttl.as_secs().max(1),
             unpublished: Arc::default(),
@@ -104,7 +123,7 @@ impl RedisLayer {
                 .set_response_timeout(PUBLISH_TIMEOUT);
             match ConnectionManager::new_with_config(self.client.clone(), config).await {
                 Ok(manager) => {
-                    let _ = self.connection.set(manager);
+                    let _ = self.commands.connection.set(manager);
                     metrics::gauge!("hop_redis_up").set(1.0);
                     tracing::info!("redis connected");
                     return;
@@ -122,69 +141,12 @@ impl RedisLayer {
         }
     }
 
-    /// A connection when Redis is usable now: connected and the breaker closed.
-    fn usable(&self) -> Option<ConnectionManager> {
-        if self.breaker.is_open() {
-            return None;
-        }
-        self.connection.get().cloned()
-    }
-
-    /// Runs one command under the timeout and the breaker; `None` when Redis did not answer.
-    async fn call<T, F>(&self, command: impl FnOnce(ConnectionManager) -> F) -> Option<T>
-    where
-        F: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let connection = self.usable()?;
-        self.attempt(connection, CALL_TIMEOUT, command).await
-    }
-
-    /// Like [`Self::call`] but tried even while the breaker is open, with more patience:
-    /// invalidations are rare, and one skipped because Redis had a hiccup seconds ago would
-    /// leave other replicas serving a changed link until its TTL runs out.
-    async fn call_despite_breaker<T, F>(
-        &self,
-        command: impl FnOnce(ConnectionManager) -> F,
-    ) -> Option<T>
-    where
-        F: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let connection = self.connection.get().cloned()?;
-        self.attempt(connection, PUBLISH_TIMEOUT, command).await
-    }
-
-    async fn attempt<T, F>(
-        &self,
-        connection: ConnectionManager,
-        limit: Duration,
-        command: impl FnOnce(ConnectionManager) -> F,
-    ) -> Option<T>
-    where
-        F: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        match tokio::time::timeout(limit, command(connection)).await {
-            Ok(Ok(value)) => {
-                self.breaker.succeeded();
-                Some(value)
-            }
-            Ok(Err(err)) => {
-                self.breaker.failed();
-                tracing::debug!(error = %err, "redis call failed");
-                None
-            }
-            Err(_) => {
-                self.breaker.failed();
-                tracing::debug!("redis call timed out");
-                None
-            }
-        }
-    }
-
     /// What Redis has for `code`, or `None` when it has nothing or could not be asked.
     pub async fn get(&self, code: &str) -> Option<Remote> {
-        let key = key(code);
-        let raw: Option<String> = self.call(|mut c| async move { c.get(key).await }).await?;
-        raw.and_then(|raw| decode(code, &raw))
+        // Down or broken: answered at once, without queueing behind other lookups.
+        self.commands.usable()?;
+        let raw = self.reads.ask(key(code)).await.flatten()?;
+        decode(code, &raw)
     }
 
     /// Stores what the database said about `code`.
@@ -193,10 +155,16 @@ impl RedisLayer {
             Remote::Found(target) => (encode(target), self.found_ttl),
             Remote::Missing => ("-".to_owned(), self.missing_ttl),
         };
-        let key = key(code);
-        let _: Option<()> = self
-            .call(|mut c| async move { c.set_ex(key, raw, ttl).await })
-            .await;
+        if self.commands.usable().is_some() {
+            let key = key(code);
+            self.writes
+                .ask(Write {
+                    key,
+                    value: raw,
+                    ttl,
+                })
+                .await;
+        }
     }
 
     /// Deletes the shared entries of `codes` and tells every replica to drop its own; waits for
@@ -217,6 +185,7 @@ impl RedisLayer {
         let keys: Vec<String> = codes.iter().map(|code| key(code.as_ref())).collect();
         let channel = self.channel.clone();
         let receivers: Option<u64> = self
+            .commands
             .call_despite_breaker(|mut c| async move {
                 let (_, receivers): ((), u64) = redis::pipe()
                     .del(keys)
@@ -251,7 +220,10 @@ impl RedisLayer {
     /// Removes the shared entries of `codes`.
     pub async fn delete(&self, codes: &[impl AsRef<str>]) {
         let keys: Vec<String> = codes.iter().map(|code| key(code.as_ref())).collect();
-        let _: Option<()> = self.call(|mut c| async move { c.del(keys).await }).await;
+        let _: Option<()> = self
+            .commands
+            .call(|mut c| async move { c.del(keys).await })
+            .await;
     }
 
     async fn await_acks(&self, nonce: u64, expected: u64) {
@@ -260,8 +232,10 @@ impl RedisLayer {
         let mut pause = Duration::from_micros(200);
         loop {
             let key = ack.clone();
-            let acks: Option<Option<u64>> =
-                self.call(|mut c| async move { c.get(key).await }).await;
+            let acks: Option<Option<u64>> = self
+                .commands
+                .call(|mut c| async move { c.get(key).await })
+                .await;
             if acks.flatten().unwrap_or(0) >= expected {
                 return;
             }
@@ -338,6 +312,7 @@ impl RedisLayer {
     async fn acknowledge(&self, nonce: &str) {
         let ack = format!("hop:ack:{nonce}");
         let _: Option<()> = self
+            .commands
             .call(|mut c| async move {
                 redis::pipe()
                     .incr(&ack, 1)
@@ -348,6 +323,104 @@ impl RedisLayer {
                     .await
             })
             .await;
+    }
+}
+
+/// Commands to Redis, each under a timeout and the circuit breaker.
+#[derive(Clone)]
+struct Commands {
+    connection: Arc<OnceCell<ConnectionManager>>,
+    breaker: Arc<Breaker>,
+}
+
+/// One entry to store: key, value and lifetime in seconds.
+struct Write {
+    key: String,
+    value: String,
+    ttl: u64,
+}
+
+impl Commands {
+    /// A connection when Redis is usable now: connected and the breaker closed.
+    fn usable(&self) -> Option<ConnectionManager> {
+        if self.breaker.is_open() {
+            return None;
+        }
+        self.connection.get().cloned()
+    }
+
+    /// Runs one command under the timeout and the breaker; `None` when Redis did not answer.
+    async fn call<T, F>(&self, command: impl FnOnce(ConnectionManager) -> F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.usable()?;
+        self.attempt(connection, CALL_TIMEOUT, command).await
+    }
+
+    /// Like [`Self::call`] but tried even while the breaker is open, with more patience:
+    /// invalidations are rare, and one skipped because Redis had a hiccup seconds ago would
+    /// leave other replicas serving a changed link until its TTL runs out.
+    async fn call_despite_breaker<T, F>(
+        &self,
+        command: impl FnOnce(ConnectionManager) -> F,
+    ) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection.get().cloned()?;
+        self.attempt(connection, PUBLISH_TIMEOUT, command).await
+    }
+
+    async fn attempt<T, F>(
+        &self,
+        connection: ConnectionManager,
+        limit: Duration,
+        command: impl FnOnce(ConnectionManager) -> F,
+    ) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(limit, command(connection)).await {
+            Ok(Ok(value)) => {
+                self.breaker.succeeded();
+                Some(value)
+            }
+            Ok(Err(err)) => {
+                self.breaker.failed();
+                tracing::debug!(error = %err, "redis call failed");
+                None
+            }
+            Err(_) => {
+                self.breaker.failed();
+                tracing::debug!("redis call timed out");
+                None
+            }
+        }
+    }
+
+    /// The values of `keys`, in order; all `None` when Redis did not answer.
+    async fn read(self, keys: Vec<String>) -> Vec<Option<String>> {
+        let asked = keys.len();
+        let values: Option<Vec<Option<String>>> =
+            self.call(|mut c| async move { c.mget(keys).await }).await;
+        match values {
+            Some(values) if values.len() == asked => values,
+            _ => vec![None; asked],
+        }
+    }
+
+    /// Stores every entry of `writes` in one pipeline.
+    async fn write(self, writes: Vec<Write>) -> Vec<()> {
+        let count = writes.len();
+        let mut pipe = redis::pipe();
+        for Write { key, value, ttl } in writes {
+            pipe.set_ex(key, value, ttl).ignore();
+        }
+        let _: Option<()> = self
+            .call(|mut c| async move { pipe.query_async(&mut c).await })
+            .await;
+        vec![(); count]
     }
 }
 

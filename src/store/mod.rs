@@ -5,6 +5,7 @@
 #[macro_use]
 mod sql;
 mod error;
+mod held;
 mod postgres;
 mod records;
 mod sqlite;

@@ -12,6 +12,8 @@ use crate::store::{ImportTally, LinkRecord, StoreError, StoreResult};
 pub struct PgStore {
     read: PgPool,
     write: PgPool,
+    /// Connections the redirect's lookups keep between statements.
+    held: crate::store::held::Held<sqlx::Postgres>,
 }
 
 impl PgStore {
@@ -58,6 +60,7 @@ impl PgStore {
             .run(&pool)
             .await?;
         Ok(Self {
+            held: crate::store::held::Held::new(settings.pool_size),
             read: pool.clone(),
             write: pool,
         })

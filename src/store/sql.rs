@@ -430,7 +430,11 @@ macro_rules! sql_store {
                 let padding = codes.len().next_power_of_two() - codes.len();
                 let list: Vec<String> =
                     codes.iter().chain(std::iter::repeat_n(last, padding)).cloned().collect();
-                let mut conn = self.read.acquire().await?;
+                let mut conn = match self.held.take() {
+                    Some(conn) => conn,
+                    None => self.read.acquire().await?,
+                };
+                // A failed statement drops the connection: back to the pool and its check.
                 let rows = fetch_in::<(i64, i64, String, String)>(
                     &mut conn,
                     "SELECT id, user_id, short_code, original_url FROM urls \
@@ -438,6 +442,7 @@ macro_rules! sql_store {
                     &list,
                 )
                 .await?;
+                self.held.keep(conn);
                 Ok(rows
                     .into_iter()
                     .map(|(link_id, user_id, code, url)| Resolved {

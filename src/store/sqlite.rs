@@ -12,6 +12,8 @@ use crate::config::DbSettings;
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    /// Connections the redirect's lookups keep between statements.
+    held: crate::store::held::Held<sqlx::Sqlite>,
 }
 
 impl SqliteStore {
@@ -60,7 +62,11 @@ impl SqliteStore {
             .acquire_timeout(acquire)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { read, write })
+        Ok(Self {
+            read,
+            write,
+            held: crate::store::held::Held::new(settings.pool_size),
+        })
     }
 
     fn stats(&self) -> crate::store::PoolStats {

@@ -181,3 +181,89 @@ async fn statuses(client: &Client, codes: &[String], replicas: [&HopProcess; 2])
     }
     statuses
 }
+
+/// Misses that arrive together are looked up in Redis with one `MGET` and stored with one
+/// pipeline of `SET`s per batch: every answer must still be the right one, and every entry
+/// stored with its lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_arriving_together_are_shared_through_redis_each_with_its_own_answer() {
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+        eprintln!("SKIPPED: PostgreSQL is not reachable");
+        return;
+    };
+    let Some(redis) = redis_database(2).await else {
+        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+        return;
+    };
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("HOP_DEBUG_CACHE_HEADER", "true"),
+        ("HOP_RATE_LIMIT_PER_SEC", "0"),
+    ];
+    let (a, b) = (HopProcess::start(&env), HopProcess::start(&env));
+    let client = http_client();
+    let user = create_user(&client, &a.address, "grace").await;
+    let mut links = Vec::new();
+    for n in 0..60 {
+        let body = json!({"user_id": user["id"], "original_url": format!("https://x.io/{n}")});
+        let link = send(
+            &client,
+            reqwest::Method::POST,
+            format!("{}/urls", a.address),
+            Some(body),
+        );
+        let link = link.await;
+        links.push((link["short_code"].as_str().expect("code").to_owned(), n));
+    }
+    let unknown: Vec<String> = (0..20).map(|n| format!("nope{n:02}")).collect();
+
+    // All at once on each replica: A reads the database and stores in Redis, B reads Redis.
+    for (replica, layer) in [(&a, "database"), (&b, "redis")] {
+        let asked = links
+            .iter()
+            .map(|(code, n)| (code.clone(), Some(*n)))
+            .chain(unknown.iter().map(|code| (code.clone(), None)));
+        let answers = futures::future::join_all(asked.map(|(code, n)| {
+            let url = format!("{}/{code}", replica.address);
+            let client = client.clone();
+            async move { (client.get(url).send().await.expect("redirect"), n) }
+        }))
+        .await;
+        for (response, n) in answers {
+            match n {
+                Some(n) => {
+                    assert_eq!(response.status(), 302);
+                    assert_eq!(response.headers()["x-cache"], layer);
+                    assert_eq!(response.headers()["location"], format!("https://x.io/{n}"));
+                }
+                None => assert_eq!(response.status(), 404),
+            }
+        }
+    }
+
+    let mut redis = redis::Client::open(redis.as_str())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    for (code, _) in &links {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(format!("hop:link:{code}"))
+            .query_async(&mut redis)
+            .await
+            .expect("ttl");
+        assert!((1..=60).contains(&ttl), "{code}: ttl {ttl}");
+    }
+    for code in &unknown {
+        let value: Option<String> = redis::cmd("GET")
+            .arg(format!("hop:link:{code}"))
+            .query_async(&mut redis)
+            .await
+            .expect("get");
+        assert_eq!(value.as_deref(), Some("-"), "{code}");
+    }
+
+    drop((a, b));
+    database.drop_it().await;
+}
