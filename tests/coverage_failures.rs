@@ -89,6 +89,8 @@ struct BehindWire {
     wire: Wire,
     app: TestApp,
     direct: redis::aio::MultiplexedConnection,
+    /// Bound by every test to the end: dropped, it deletes the database's folder, and hop
+    /// could no longer open connections to it.
     _database: TestDatabase,
 }
 
@@ -272,6 +274,46 @@ async fn a_database_refusing_connections_answers_503_until_it_accepts_them() {
     database.drop_it().await;
 }
 
+/// The redirect's lookups keep their connections between statements (src/store/held.rs); one
+/// that the server has ended since must not cost a client a 503 while the database is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_on_a_connection_the_server_ended_is_read_again_on_a_fresh_one() {
+    use sqlx::{Connection, PgConnection};
+
+    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+        eprintln!("SKIPPED: PostgreSQL is not reachable (set TEST_DATABASE_URL)");
+        return;
+    };
+    let app = TestApp::spawn(database.url.clone(), impatient()).await;
+    let mut codes = Vec::new();
+    for name in ["ada", "bob", "cy", "dee"] {
+        codes.push(new_link(&app, name).await.1);
+    }
+    let mut admin = PgConnection::connect(&database.url).await.expect("admin");
+    let name = database
+        .url
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_owned();
+    for code in &codes {
+        // A miss: read through a kept connection, then kept again.
+        assert_eq!(app.get(&format!("/{code}")).await.status(), 302);
+        // Every connection of hop ends, within the second a kept one is used unchecked.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .expect("terminate");
+    }
+    drop(app);
+    drop(admin);
+    database.drop_it().await;
+}
+
 /// Lets the PostgreSQL database of `url` accept new connections or not (as an operator does for
 /// maintenance), ending its open ones when it stops.
 async fn allow_connections(url: &str, allow: bool) {
@@ -383,7 +425,13 @@ async fn drop_table_behind_hops_back(database_url: &str, table: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_serves_from_its_own_cache_and_the_database_while_redis_fails() {
-    let Some(BehindWire { wire, app, .. }) = behind_wire(6, false, true).await else {
+    let Some(BehindWire {
+        wire,
+        app,
+        _database,
+        ..
+    }) = behind_wire(6, false, true).await
+    else {
         return;
     };
     let (_, shared) = new_link(&app, "ada").await;
@@ -427,7 +475,7 @@ async fn hop_takes_redis_up_within_seconds_of_its_return() {
         wire,
         app,
         mut direct,
-        ..
+        _database,
     }) = behind_wire(7, true, false).await
     else {
         return;
@@ -463,7 +511,7 @@ async fn a_change_made_while_redis_was_away_reaches_it_on_its_return() {
         wire,
         app,
         mut direct,
-        ..
+        _database,
     }) = behind_wire(8, false, false).await
     else {
         return;

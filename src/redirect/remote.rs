@@ -33,8 +33,11 @@ use crate::store::Resolved;
 
 /// Codes announced in one invalidation message at most: a user's deletion can take many links.
 const CODES_PER_MESSAGE: usize = 1_000;
-/// Batches of lookups, and of stores, in flight at once; most entries in one batch.
-const BATCHES_IN_FLIGHT: usize = 2;
+/// Batches of lookups in flight at once. Writes go one batch at a time, in the order they
+/// were asked for (see [`RedisLayer::acknowledge`]).
+const READS_IN_FLIGHT: usize = 2;
+const WRITES_IN_FLIGHT: usize = 1;
+/// Most commands in one batch.
 const MOST_PER_BATCH: usize = 64;
 /// Longest wait for one Redis command on the request path.
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
@@ -88,11 +91,11 @@ impl RedisLayer {
         let layer = Self {
             client,
             channel: channel.into(),
-            reads: Gather::start(BATCHES_IN_FLIGHT, MOST_PER_BATCH, {
+            reads: Gather::start(READS_IN_FLIGHT, MOST_PER_BATCH, {
                 let commands = commands.clone();
                 move |keys| commands.clone().read(keys)
             }),
-            writes: Gather::start(BATCHES_IN_FLIGHT, MOST_PER_BATCH, {
+            writes: Gather::start(WRITES_IN_FLIGHT, MOST_PER_BATCH, {
                 let commands = commands.clone();
                 move |writes| commands.clone().write(writes)
             }),
@@ -151,19 +154,13 @@ impl RedisLayer {
 
     /// Stores what the database said about `code`.
     pub async fn put(&self, code: &str, value: &Remote) {
-        let (raw, ttl) = match value {
+        let (value, ttl) = match value {
             Remote::Found(target) => (encode(target), self.found_ttl),
             Remote::Missing => ("-".to_owned(), self.missing_ttl),
         };
         if self.commands.usable().is_some() {
             let key = key(code);
-            self.writes
-                .ask(Write {
-                    key,
-                    value: raw,
-                    ttl,
-                })
-                .await;
+            self.writes.ask(Write::Entry { key, value, ttl }).await;
         }
     }
 
@@ -309,20 +306,14 @@ impl RedisLayer {
         }
     }
 
+    /// Counts this replica's acknowledgement of the invalidation `nonce`.
+    ///
+    /// The acknowledgement goes behind the entries this replica is storing: an entry read from
+    /// the database before the change must reach Redis before the publisher, counting acks,
+    /// deletes the code's entry a second time.
     async fn acknowledge(&self, nonce: &str) {
-        let ack = format!("hop:ack:{nonce}");
-        let _: Option<()> = self
-            .commands
-            .call(|mut c| async move {
-                redis::pipe()
-                    .incr(&ack, 1)
-                    .ignore()
-                    .expire(&ack, 10)
-                    .ignore()
-                    .query_async(&mut c)
-                    .await
-            })
-            .await;
+        let key = format!("hop:ack:{nonce}");
+        self.writes.ask(Write::Ack { key }).await;
     }
 }
 
@@ -333,11 +324,16 @@ struct Commands {
     breaker: Arc<Breaker>,
 }
 
-/// One entry to store: key, value and lifetime in seconds.
-struct Write {
-    key: String,
-    value: String,
-    ttl: u64,
+/// A write on the shared cache, sent in order with the others.
+enum Write {
+    /// An entry to store: key, value and lifetime in seconds.
+    Entry {
+        key: String,
+        value: String,
+        ttl: u64,
+    },
+    /// The acknowledgement of an invalidation (its counter's key).
+    Ack { key: String },
 }
 
 impl Commands {
@@ -410,12 +406,15 @@ impl Commands {
         }
     }
 
-    /// Stores every entry of `writes` in one pipeline.
+    /// Sends `writes` in one pipeline, in order.
     async fn write(self, writes: Vec<Write>) -> Vec<()> {
         let count = writes.len();
         let mut pipe = redis::pipe();
-        for Write { key, value, ttl } in writes {
-            pipe.set_ex(key, value, ttl).ignore();
+        for write in writes {
+            match write {
+                Write::Entry { key, value, ttl } => pipe.set_ex(key, value, ttl).ignore(),
+                Write::Ack { key } => pipe.incr(&key, 1).ignore().expire(&key, 10).ignore(),
+            };
         }
         let _: Option<()> = self
             .call(|mut c| async move { pipe.query_async(&mut c).await })

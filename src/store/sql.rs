@@ -41,6 +41,29 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// The redirect lookup of `list` on a connection from the pool, kept afterwards;
+            /// with `checked`, on the first of them that answers a check (the pool's size in
+            /// tries at most).
+            async fn read_codes_pooled(
+                &self,
+                list: &[String],
+                checked: bool,
+            ) -> StoreResult<Vec<CodeRow>> {
+                let mut conn = self.read.acquire().await?;
+                if checked {
+                    for _ in 0..self.read.options().get_max_connections() {
+                        if conn.ping().await.is_ok() {
+                            break;
+                        }
+                        drop(conn);
+                        conn = self.read.acquire().await?;
+                    }
+                }
+                let rows = read_codes(&mut conn, list).await?;
+                self.held.keep(conn);
+                Ok(rows)
+            }
+
             async fn user_by_email_key(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 key: &str,
@@ -430,19 +453,25 @@ macro_rules! sql_store {
                 let padding = codes.len().next_power_of_two() - codes.len();
                 let list: Vec<String> =
                     codes.iter().chain(std::iter::repeat_n(last, padding)).cloned().collect();
-                let mut conn = match self.held.take() {
-                    Some(conn) => conn,
-                    None => self.read.acquire().await?,
+                // A kept connection the server has closed since its last statement (a restart,
+                // a terminated backend) fails at once. The statement is then read again on a
+                // pooled connection that answers a check first: the pool's idle connections
+                // were likely ended with it, and the pool checks only those idle for a second.
+                // A failed connection is dropped, which returns it to the pool and its check.
+                let rows = match self.held.take() {
+                    Some(mut conn) => match read_codes(&mut conn, &list).await {
+                        Ok(rows) => {
+                            self.held.keep(conn);
+                            rows
+                        }
+                        Err(StoreError::Unavailable(_)) => {
+                            drop(conn);
+                            self.read_codes_pooled(&list, true).await?
+                        }
+                        Err(err) => return Err(err),
+                    },
+                    None => self.read_codes_pooled(&list, false).await?,
                 };
-                // A failed statement drops the connection: back to the pool and its check.
-                let rows = fetch_in::<(i64, i64, String, String)>(
-                    &mut conn,
-                    "SELECT id, user_id, short_code, original_url FROM urls \
-                     WHERE is_active AND deleted_at IS NULL AND short_code IN ",
-                    &list,
-                )
-                .await?;
-                self.held.keep(conn);
                 Ok(rows
                     .into_iter()
                     .map(|(link_id, user_id, code, url)| Resolved {
@@ -870,6 +899,23 @@ macro_rules! sql_store {
                 && have.is_active == row.is_active
                 && have.created_at == row.created_at
                 && have.updated_at == row.updated_at
+        }
+
+        /// A target row of the redirect lookup: link id, owner, code, URL.
+        type CodeRow = (i64, i64, String, String);
+
+        /// The active, undeleted links among `list` (the redirect's lookup).
+        async fn read_codes(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            list: &[String],
+        ) -> StoreResult<Vec<CodeRow>> {
+            fetch_in::<CodeRow>(
+                conn,
+                "SELECT id, user_id, short_code, original_url FROM urls \
+                 WHERE is_active AND deleted_at IS NULL AND short_code IN ",
+                list,
+            )
+            .await
         }
 
         /// Runs `head` followed by `(v1, v2, ...)` and collects the rows.
