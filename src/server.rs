@@ -60,8 +60,13 @@ impl App {
         };
         let remote = match &config.redis_url {
             Some(url) => Some(
-                RedisLayer::connect(url.expose(), settings.ttl, settings.negative_ttl)
-                    .context("REDIS_URL is not a valid Redis URL")?,
+                RedisLayer::connect(
+                    url.expose(),
+                    settings.ttl,
+                    settings.negative_ttl,
+                    recorder.queue(),
+                )
+                .context("REDIS_URL is not a valid Redis URL")?,
             ),
             None => None,
         };
@@ -209,15 +214,20 @@ async fn serve(
     served.with_context(|| format!("serving on {address} failed"))
 }
 
-/// Keeps `hop_db_up` current, for the alert that pages when the database goes away.
+/// Keeps `hop_db_up` current, for the alert that pages when the database goes away, and samples
+/// `hop_db_pool_acquire_duration_seconds`.
 async fn check_database(store: Arc<dyn Store>) {
     let mut every = tokio::time::interval(DB_CHECK_EVERY);
     loop {
         every.tick().await;
+        let started = std::time::Instant::now();
         let up = matches!(
             tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await,
             Ok(Ok(()))
         );
+        // A sample of the pool's wait, kept whether or not anything polls /ready.
+        metrics::histogram!("hop_db_pool_acquire_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         metrics::gauge!("hop_db_up").set(if up { 1.0 } else { 0.0 });
         if !up {
             metrics::counter!("hop_db_errors_total").increment(1);

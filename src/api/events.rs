@@ -38,7 +38,8 @@ pub(crate) async fn list(
         event_type: query.text("event_type")?,
     };
     let page = query.page()?;
-    state.clicks.flush().await;
+    // Clicks queued here, and on the other replicas when they share Redis.
+    tokio::join!(state.clicks.flush(), state.links.flush_clicks_everywhere());
     Ok(Json(state.store.list_events(&filter, page).await?))
 }
 

@@ -163,6 +163,14 @@ impl LinkCache {
         Ok((entry.into_target(), layer))
     }
 
+    /// Returns once every replica has written the clicks it had queued (see
+    /// [`RedisLayer::flush_clicks_everywhere`]); without Redis there is no other replica to ask.
+    pub async fn flush_clicks_everywhere(&self) {
+        if let Some(remote) = &self.remote {
+            remote.flush_clicks_everywhere().await;
+        }
+    }
+
     /// Forgets `code` here and on every replica before returning.
     pub async fn invalidate(&self, code: &str) {
         self.invalidate_all_of(&[code]).await;

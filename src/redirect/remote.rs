@@ -12,7 +12,9 @@
 //! acknowledgements are counted in the publisher's database). Every replica (itself included)
 //! drops its local entries and increments `hop:ack:<nonce>`; the publisher waits, briefly,
 //! until as many acks as `PUBLISH` reported receivers have arrived, so a change has reached
-//! every replica before the API call that made it returns. A replica whose subscription breaks
+//! every replica before the API call that made it returns. It then does it all once more (see
+//! `invalidate_together`). The same channel carries requests to write queued clicks (a
+//! reader of events on another replica waits for them). A replica whose subscription breaks
 //! clears its whole local cache when it resubscribes, since it may have missed messages.
 
 use std::{
@@ -29,6 +31,7 @@ use redis::{aio::ConnectionManager, AsyncCommands, Client};
 use tokio::sync::OnceCell;
 
 use super::gather::Gather;
+use crate::recorder::ClickQueue;
 use crate::store::Resolved;
 
 /// Codes announced in one invalidation message at most: a user's deletion can take many links.
@@ -43,6 +46,12 @@ const MOST_PER_BATCH: usize = 64;
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest wait for publishing an invalidation: rarer than lookups and worth more patience.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for every replica to write its queued clicks for a reader of events; a
+/// replica's own wait for its writer is 3 s (`recorder::FLUSH_WAIT`).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// The word after the nonce that asks replicas to write their queued clicks instead of
+/// naming codes to forget (codes never hold `!`).
+const FLUSH_CLICKS: &str = "!clicks";
 /// Longest wait for every replica to acknowledge an invalidation.
 const ACK_TIMEOUT: Duration = Duration::from_millis(500);
 /// Consecutive failures that open the breaker, and how long it then stays open.
@@ -75,13 +84,21 @@ pub struct RedisLayer {
     /// Deleted and announced once Redis answers again (at most [`UNPUBLISHED_MAX`] kept; past
     /// that the entries' TTL is the only bound).
     unpublished: Arc<Mutex<HashSet<String>>>,
+    /// This replica's click queue, written out when another replica asks (see
+    /// [`RedisLayer::flush_clicks_everywhere`]).
+    clicks: ClickQueue,
 }
 
 const UNPUBLISHED_MAX: usize = 10_000;
 
 impl RedisLayer {
     /// Connects in the background: hop starts whether or not Redis answers yet.
-    pub fn connect(url: &str, found_ttl: Duration, missing_ttl: Duration) -> anyhow::Result<Self> {
+    pub fn connect(
+        url: &str,
+        found_ttl: Duration,
+        missing_ttl: Duration,
+        clicks: ClickQueue,
+    ) -> anyhow::Result<Self> {
         let client = Client::open(url)?;
         let channel = format!("hop:invalidate:{}", client.get_connection_info().redis.db);
         let commands = Commands {
@@ -103,6 +120,7 @@ impl RedisLayer {
             found_ttl: found_ttl.as_secs().max(1),
             missing_ttl: missing_ttl.as_secs().max(1),
             unpublished: Arc::default(),
+            clicks,
         };
         // Down until connected: a Redis that is not there at start shows as 0, not as nothing.
         metrics::gauge!("hop_redis_up").set(0.0);
@@ -173,6 +191,28 @@ impl RedisLayer {
     }
 
     async fn invalidate_together(&self, codes: &[impl AsRef<str>], wait: bool) {
+        let Some((nonce, receivers)) = self.announce(codes).await else {
+            return;
+        };
+        if !wait || receivers == 0 {
+            return;
+        }
+        self.await_acks(nonce, receivers, ACK_TIMEOUT, "invalidation")
+            .await;
+        // Twice. A replica that read the database just before the change may have stored the
+        // old answer in Redis after the first delete (every such write reaches Redis before
+        // that replica's ack, so before this point), and a replica that had already forgotten
+        // the code may have read it back from there meanwhile and kept it. The second delete
+        // and announcement take both back; no old answer can be stored after it.
+        if let Some((nonce, receivers)) = self.announce(codes).await {
+            self.await_acks(nonce, receivers, ACK_TIMEOUT, "invalidation")
+                .await;
+        }
+    }
+
+    /// Deletes the shared entries of `codes` and publishes them; the message's nonce and how
+    /// many replicas heard it, or `None` (the codes kept for later) when Redis did not answer.
+    async fn announce(&self, codes: &[impl AsRef<str>]) -> Option<(u64, u64)> {
         let nonce: u64 = rand::random();
         let mut message = nonce.to_string();
         for code in codes {
@@ -192,7 +232,7 @@ impl RedisLayer {
                 Ok(receivers)
             })
             .await;
-        let Some(receivers) = receivers else {
+        if receivers.is_none() {
             tracing::warn!(
                 short_code = codes[0].as_ref(),
                 codes = codes.len(),
@@ -204,13 +244,29 @@ impl RedisLayer {
                     unpublished.insert(code.as_ref().to_owned());
                 }
             }
-            return;
-        };
-        if wait && receivers > 0 {
-            self.await_acks(nonce, receivers).await;
-            // A replica that read the database just before the change may have stored the old
-            // answer after the first delete; every such write happened before its ack.
-            self.delete(codes).await;
+        }
+        Some(nonce).zip(receivers)
+    }
+
+    /// Returns once every replica listening has written the clicks it had queued, or after
+    /// [`FLUSH_TIMEOUT`]: a click is visible in `GET /events` right after its redirect, on
+    /// whichever replica answers the read. Each replica, this one included, flushes its queue
+    /// when the message arrives and then acknowledges it, as for an invalidation.
+    pub async fn flush_clicks_everywhere(&self) {
+        let nonce: u64 = rand::random();
+        let message = format!("{nonce} {FLUSH_CLICKS}");
+        let channel = self.channel.clone();
+        let receivers: Option<u64> = self
+            .commands
+            .call(|mut c| async move { c.publish(&*channel, message).await })
+            .await;
+        match receivers {
+            Some(receivers) if receivers > 0 => {
+                self.await_acks(nonce, receivers, FLUSH_TIMEOUT, "click flush")
+                    .await;
+            }
+            // Redis down: only this replica's own clicks (flushed by the caller) are sure.
+            _ => {}
         }
     }
 
@@ -223,24 +279,23 @@ impl RedisLayer {
             .await;
     }
 
-    async fn await_acks(&self, nonce: u64, expected: u64) {
+    async fn await_acks(&self, nonce: u64, expected: u64, limit: Duration, what: &'static str) {
         let ack = format!("hop:ack:{nonce}");
-        let deadline = Instant::now() + ACK_TIMEOUT;
+        let deadline = Instant::now() + limit;
         let mut pause = Duration::from_micros(200);
         loop {
             let key = ack.clone();
+            // Like the announcement and the acks themselves, despite the breaker: lookups
+            // timing out on a starved machine must not make every change wait out the limit.
             let acks: Option<Option<u64>> = self
                 .commands
-                .call(|mut c| async move { c.get(key).await })
+                .call_despite_breaker(|mut c| async move { c.get(key).await })
                 .await;
             if acks.flatten().unwrap_or(0) >= expected {
                 return;
             }
             if Instant::now() >= deadline {
-                tracing::warn!(
-                    expected,
-                    "not every replica acknowledged an invalidation in time"
-                );
+                tracing::warn!(expected, what, "not every replica acknowledged in time");
                 return;
             }
             tokio::time::sleep(pause).await;
@@ -272,6 +327,16 @@ impl RedisLayer {
                         let Some(nonce) = words.next() else {
                             continue;
                         };
+                        let mut words = words.peekable();
+                        if words.peek() == Some(&FLUSH_CLICKS) {
+                            // Not waited for here: invalidations behind it go on meanwhile.
+                            let (layer, nonce) = (self.clone(), nonce.to_owned());
+                            tokio::spawn(async move {
+                                layer.clicks.flush().await;
+                                layer.acknowledge(&nonce).await;
+                            });
+                            continue;
+                        }
                         for code in words {
                             drop_local(Some(code.to_owned())).await;
                         }
@@ -406,19 +471,26 @@ impl Commands {
         }
     }
 
-    /// Sends `writes` in one pipeline, in order.
+    /// Sends `writes` in one pipeline, in order; despite the breaker when it holds an
+    /// acknowledgement, which a publisher waits for.
     async fn write(self, writes: Vec<Write>) -> Vec<()> {
         let count = writes.len();
         let mut pipe = redis::pipe();
+        let mut acks = false;
         for write in writes {
             match write {
                 Write::Entry { key, value, ttl } => pipe.set_ex(key, value, ttl).ignore(),
-                Write::Ack { key } => pipe.incr(&key, 1).ignore().expire(&key, 10).ignore(),
+                Write::Ack { key } => {
+                    acks = true;
+                    pipe.incr(&key, 1).ignore().expire(&key, 10).ignore()
+                }
             };
         }
-        let _: Option<()> = self
-            .call(|mut c| async move { pipe.query_async(&mut c).await })
-            .await;
+        let send = |mut c: ConnectionManager| async move { pipe.query_async(&mut c).await };
+        let _: Option<()> = match acks {
+            true => self.call_despite_breaker(send).await,
+            false => self.call(send).await,
+        };
         vec![(); count]
     }
 }

@@ -124,7 +124,8 @@ fn describe_all() {
     describe_histogram!(
         "hop_db_pool_acquire_duration_seconds",
         metrics::Unit::Seconds,
-        "Time to get a database connection (measured by the readiness ping)"
+        "Time to get a database connection and ping it, sampled by the database check (every \
+         5 s) and by each readiness probe"
     );
     describe_gauge!("hop_db_up", "1 when the last database ping succeeded");
     describe_gauge!(

@@ -187,21 +187,19 @@ async fn statuses(client: &Client, codes: &[String], replicas: [&HopProcess; 2])
 /// stored with its lifetime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misses_arriving_together_are_shared_through_redis_each_with_its_own_answer() {
-    let Some(database) = TestDatabase::create(Backend::Postgres).await else {
-        eprintln!("SKIPPED: PostgreSQL is not reachable");
-        return;
-    };
-    let Some(redis) = redis_database(2).await else {
-        eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
-        return;
-    };
-    let env = [
-        ("DATABASE_URL", database.url.as_str()),
-        ("REDIS_URL", redis.as_str()),
+    let settings = [
         ("HOP_DEBUG_CACHE_HEADER", "true"),
         ("HOP_RATE_LIMIT_PER_SEC", "0"),
     ];
-    let (a, b) = (HopProcess::start(&env), HopProcess::start(&env));
+    let Some(Pair {
+        database,
+        redis,
+        a,
+        b,
+    }) = Pair::start(2, &settings).await
+    else {
+        return;
+    };
     let client = http_client();
     let user = create_user(&client, &a.address, "grace").await;
     let mut links = Vec::new();
@@ -266,4 +264,110 @@ async fn misses_arriving_together_are_shared_through_redis_each_with_its_own_ans
 
     drop((a, b));
     database.drop_it().await;
+}
+
+/// The contract: a click is visible in `GET /events` right after its redirect, whichever
+/// replica answers the read. Clicks linger in their replica's queue for a second here, so the
+/// read must have the other replica write them first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_one_replica_is_listed_at_once_by_the_other() {
+    let settings = [("HOP_CLICK_LINGER_MS", "1000")];
+    let Some(Pair {
+        database,
+        redis,
+        a,
+        b,
+    }) = Pair::start(15, &settings).await
+    else {
+        return;
+    };
+    let client = http_client();
+    let user = create_user(&client, &a.address, "lin").await;
+    let body = json!({"user_id": user["id"], "original_url": "https://x.io/clicked"});
+    let link = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/urls", a.address),
+        Some(body),
+    );
+    let link = link.await;
+    let code = link["short_code"].as_str().expect("code");
+    let clicks = format!(
+        "{}/events?url_id={}&event_type=click",
+        b.address, link["id"]
+    );
+    // Both replicas listen before the first read (each one's subscription may lag its start).
+    wait_for_listeners(&redis, 2).await;
+
+    for round in 1..=5 {
+        let response = client.get(format!("{}/{code}", a.address)).send().await;
+        assert_eq!(response.expect("redirect").status(), 302);
+        let listed = send(&client, reqwest::Method::GET, clicks.clone(), None).await;
+        let listed = listed.as_array().expect("events").len();
+        assert_eq!(
+            listed, round,
+            "round {round}: clicks listed by the other replica"
+        );
+    }
+
+    drop((a, b));
+    database.drop_it().await;
+}
+
+/// Waits (10 s at most) until `count` clients subscribe to hop's channel on `redis`.
+async fn wait_for_listeners(redis: &str, count: i64) {
+    let db = redis.rsplit('/').next().expect("database number");
+    let channel = format!("hop:invalidate:{db}");
+    let mut connection = redis::Client::open(redis)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    for _ in 0..200 {
+        let (_, listening): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut connection)
+            .await
+            .expect("numsub");
+        if listening >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} replicas listen on {channel}");
+}
+
+/// Two replicas sharing a fresh PostgreSQL database and Redis database `number`.
+struct Pair {
+    database: TestDatabase,
+    redis: String,
+    a: HopProcess,
+    b: HopProcess,
+}
+
+impl Pair {
+    /// `None` (the test is skipped, saying so) when PostgreSQL or Redis is not reachable.
+    async fn start(number: u8, settings: &[(&str, &str)]) -> Option<Self> {
+        let Some(database) = TestDatabase::create(Backend::Postgres).await else {
+            eprintln!("SKIPPED: PostgreSQL is not reachable");
+            return None;
+        };
+        let Some(redis) = redis_database(number).await else {
+            eprintln!("SKIPPED: Redis is not reachable (set TEST_REDIS_URL)");
+            return None;
+        };
+        let mut env = vec![
+            ("DATABASE_URL", database.url.as_str()),
+            ("REDIS_URL", &redis),
+        ];
+        env.extend_from_slice(settings);
+        let (a, b) = (HopProcess::start(&env), HopProcess::start(&env));
+        Some(Self {
+            database,
+            redis,
+            a,
+            b,
+        })
+    }
 }
