@@ -210,14 +210,24 @@ async fn drain(
     while receiver.recv_many(&mut messages, batching.size).await > 0 {
         let reader = messages.iter().any(|m| matches!(m, Message::Flush(_)));
         if !reader && messages.len() < batching.size && !batching.linger.is_zero() {
-            tokio::select! {
-                () = tokio::time::sleep(batching.linger) => {}
-                () = queue.reader_waiting.notified() => {}
-            }
-            while messages.len() < batching.size {
-                match receiver.try_recv() {
-                    Ok(message) => messages.push(message),
-                    Err(_) => break,
+            let until = Instant::now() + batching.linger;
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => {}
+                    () = queue.reader_waiting.notified() => {}
+                }
+                while messages.len() < batching.size {
+                    match receiver.try_recv() {
+                        Ok(message) => messages.push(message),
+                        Err(_) => break,
+                    }
+                }
+                // Only a reader's marker, a full batch or the time ends the wait: a wake-up
+                // kept from a reader whose marker was taken before (while the writer was not
+                // waiting) must not cut every next linger short.
+                let reader = messages.iter().any(|m| matches!(m, Message::Flush(_)));
+                if reader || messages.len() >= batching.size || Instant::now() >= until {
+                    break;
                 }
             }
         }
@@ -364,6 +374,20 @@ mod tests {
         );
         assert_eq!(clicks_stored(store.as_ref()).await, 2);
         assert_eq!(recorder.shutdown(Duration::from_secs(5)).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_read_while_the_writer_is_idle_does_not_cut_the_next_linger_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let linger = Duration::from_secs(1);
+        let (store, click, recorder) = recorder_with(&dir, 100, linger).await;
+        // Nothing queued: the marker is taken at once, and the wake-up meant for a lingering
+        // writer is kept for the next wait.
+        recorder.queue().flush().await;
+        recorder.queue().push(click);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(clicks_stored(store.as_ref()).await, 0, "still lingering");
+        assert_eq!(wait_for_clicks(store.as_ref(), 1).await, 1);
     }
 
     #[tokio::test]

@@ -46,9 +46,11 @@ const MOST_PER_BATCH: usize = 64;
 const CALL_TIMEOUT: Duration = Duration::from_millis(50);
 /// Longest wait for publishing an invalidation: rarer than lookups and worth more patience.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
-/// Longest wait for every replica to write its queued clicks for a reader of events; a
-/// replica's own wait for its writer is 3 s (`recorder::FLUSH_WAIT`).
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest wait for every other replica to write its queued clicks for a reader of events. A
+/// healthy replica answers within one batch's commit; a hung one (stopped, not yet restarted)
+/// would make every read wait this long, so it is shorter than a replica's wait for its own
+/// writer (3 s, `recorder::FLUSH_WAIT`).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// The word after the nonce that asks replicas to write their queued clicks instead of
 /// naming codes to forget (codes never hold `!`).
 const FLUSH_CLICKS: &str = "!clicks";
@@ -252,21 +254,31 @@ impl RedisLayer {
     /// [`FLUSH_TIMEOUT`]: a click is visible in `GET /events` right after its redirect, on
     /// whichever replica answers the read. Each replica, this one included, flushes its queue
     /// when the message arrives and then acknowledges it, as for an invalidation.
+    ///
+    /// What this cannot promise: `PUBLISH` counts the replicas subscribed at that moment, so
+    /// one whose subscription is being re-established (100 ms after a dropped connection, a
+    /// few seconds after a Redis restart) is neither asked nor waited for, and its queued
+    /// clicks may be missing from that read. Redis offers no list of who should be listening;
+    /// a registry of replicas with heartbeats would, at the cost of a replica's death counting
+    /// as a missing acknowledgement.
     pub async fn flush_clicks_everywhere(&self) {
         let nonce: u64 = rand::random();
         let message = format!("{nonce} {FLUSH_CLICKS}");
         let channel = self.channel.clone();
+        // Despite the breaker, like invalidations: lookups that timed out a moment ago must
+        // not leave readers blind to the other replicas' clicks for the breaker's 5 s.
         let receivers: Option<u64> = self
             .commands
-            .call(|mut c| async move { c.publish(&*channel, message).await })
+            .call_despite_breaker(|mut c| async move { c.publish(&*channel, message).await })
             .await;
         match receivers {
-            Some(receivers) if receivers > 0 => {
+            Some(0) => {}
+            Some(receivers) => {
                 self.await_acks(nonce, receivers, FLUSH_TIMEOUT, "click flush")
                     .await;
             }
-            // Redis down: only this replica's own clicks (flushed by the caller) are sure.
-            _ => {}
+            // Only this replica's own clicks (flushed by the caller) are sure.
+            None => tracing::warn!("other replicas not asked for their clicks: redis unavailable"),
         }
     }
 
