@@ -104,15 +104,19 @@ impl App {
     }
 }
 
-/// Connects, retrying for up to [`CONNECT_PATIENCE`]: replicas often start while their
-/// database is still coming up or failing over.
+/// Connects, retrying for up to [`CONNECT_PATIENCE`] while the database is unavailable:
+/// replicas often start while their database is still coming up or failing over. A mistake
+/// in the configuration (see [`store::worth_waiting_for`]) stops hop at once.
 async fn connect_patiently(url: Option<&str>, config: &Config) -> anyhow::Result<Box<dyn Store>> {
     let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
     let mut pause = Duration::from_millis(500);
     loop {
         match store::connect(url, &config.db()).await {
             Ok(store) => return Ok(store),
-            Err(err) if tokio::time::Instant::now() + pause < deadline => {
+            Err(err)
+                if store::worth_waiting_for(&err)
+                    && tokio::time::Instant::now() + pause < deadline =>
+            {
                 tracing::warn!(
                     error = causes(err.as_ref()),
                     "database not reachable yet, retrying"

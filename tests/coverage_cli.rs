@@ -113,6 +113,59 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
     );
 }
 
+/// `serve` waits for a database that is not answering yet, but not for one that cannot work:
+/// a wrong scheme, a missing database file folder or a PostgreSQL database that does not
+/// exist stop it at once, without a "retrying" warning.
+#[tokio::test]
+async fn serve_stops_at_once_when_the_database_address_cannot_work() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let folder_missing = format!(
+        "sqlite://{}",
+        dir.path().join("no-such-folder/hop.db").display()
+    );
+    let mut cases = vec![
+        (
+            "mysql://127.0.0.1/hop".to_string(),
+            "DATABASE_URL must start with sqlite:// or postgres://".to_string(),
+        ),
+        (folder_missing, "unable to open database file".to_string()),
+    ];
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let reachable = sqlx::PgConnection::connect(&admin_url).await.is_ok();
+    if reachable {
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path("/hop_cli_no_such_database");
+        cases.push((
+            url.to_string(),
+            "database \"hop_cli_no_such_database\" does not exist".to_string(),
+        ));
+    } else {
+        assert!(
+            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+            "PostgreSQL at {admin_url} is required"
+        );
+        eprintln!("SKIPPED (PostgreSQL part): {admin_url} unreachable");
+    }
+
+    for (url, said) in cases {
+        let listen = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let out = run(hop()
+            .arg("serve")
+            .env("HOP_LISTEN", listen.to_string())
+            .env("DATABASE_URL", &url));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+        assert!(stderr.contains(&said), "{url}: {stderr}");
+        assert!(!stderr.contains("retrying"), "{url}: {stderr}");
+    }
+}
+
 #[test]
 fn import_names_each_rejected_row_by_line_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();

@@ -35,6 +35,20 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Whether opening the database failed in a way that waiting may cure: the server is not
+/// answering yet, is starting or is short of connections. A wrong address scheme, a refused
+/// password, a database that does not exist or a file that cannot be opened are mistakes in
+/// the configuration, and waiting only hides them for a minute.
+pub fn worth_waiting_for(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .any(|err| {
+            let missing = matches!(err, sqlx::Error::Database(db) if db.code().as_deref()
+                == Some("3D000"));
+            is_unavailable(err) && !missing
+        })
+}
+
 /// Errors that say "the database is not there right now" rather than "this query is wrong".
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {

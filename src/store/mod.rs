@@ -12,7 +12,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-pub use error::{StoreError, StoreResult};
+pub use error::{worth_waiting_for, StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
