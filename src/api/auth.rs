@@ -172,9 +172,11 @@ pub async fn require_key(State(ring): State<KeyRing>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(bearer_token);
+        .and_then(bearer_token)
+        .filter(|token| !token.is_empty());
     match token.map(|token| ring.scope_of(token.trim())) {
-        None | Some(None) => ApiError::Unauthorized.into_response(),
+        None => ApiError::Unauthorized.into_response(),
+        Some(None) => ApiError::UnknownKey.into_response(),
         Some(Some(have)) if have < need => ApiError::Forbidden(need.as_str()).into_response(),
         Some(Some(_)) => next.run(request).await,
     }

@@ -21,9 +21,13 @@ pub enum ApiError {
         message: String,
         details: BTreeMap<String, String>,
     },
-    /// 401: API keys are configured and the request has none, or an unknown one.
+    /// 401: API keys are configured and the request has none.
     #[error("this call needs an API key: send Authorization: Bearer <key>")]
     Unauthorized,
+    /// 401: the request's key is not one hop knows (mistyped, revoked, or from another
+    /// installation).
+    #[error("this API key is not valid: it is unknown or was revoked")]
+    UnknownKey,
     /// 403: the key's scope does not cover the call; names the scope needed.
     #[error("this call needs a key with the {0} scope")]
     Forbidden(&'static str),
@@ -74,7 +78,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::UnknownKey => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -60,6 +60,17 @@ async fn once_a_key_exists_the_api_needs_one_with_the_right_scope() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(read_only.status(), StatusCode::FORBIDDEN);
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let said = |response: reqwest::Response| async move {
+        response.json::<serde_json::Value>().await.unwrap()["error"].clone()
+    };
+    assert_eq!(
+        said(anonymous).await,
+        "this call needs an API key: send Authorization: Bearer <key>"
+    );
+    assert_eq!(
+        said(wrong).await,
+        "this API key is not valid: it is unknown or was revoked"
+    );
     assert_eq!(written.status(), StatusCode::CREATED);
     assert_eq!(read.status(), StatusCode::OK);
     assert_eq!(health.status(), StatusCode::OK, "probes stay open");
@@ -98,6 +109,11 @@ async fn a_revoked_key_is_refused_and_without_keys_the_api_is_open_with_a_warnin
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "this API key is not valid: it is unknown or was revoked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
