@@ -45,6 +45,7 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_events(&filter, page).await?))
 }
 
+/// Records an event of any type against a link and a user.
 #[utoipa::path(post, path = "/events", tag = "events", request_body = NewEventBody,
     responses(
         (status = 201, description = "The event", body = Event),

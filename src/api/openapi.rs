@@ -96,15 +96,49 @@ pub struct BulkOutcomeSchema {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum ReadErrors {
-    /// A query parameter is malformed.
+    /// A query parameter is malformed: a filter or a page that is not a positive integer.
     #[response(status = 400)]
     BadRequest(#[to_schema] ErrorBody),
-    /// API keys are configured and none (or an unknown one) was sent.
+    /// API keys are configured and the call sent none, or one hop does not know.
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody),
     /// The key's scope does not cover the call.
     #[response(status = 403)]
     Forbidden(#[to_schema] ErrorBody),
+    /// The database is not answering or the request ran too long; see `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
+/// Errors a read of one row by id may answer (an id that is not a positive integer names no
+/// row: 404).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ReadOneErrors {
+    /// API keys are configured and the call sent none, or one hop does not know.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// The key's scope does not cover the call.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
+    /// The database is not answering or the request ran too long; see `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
+/// Errors a delete may answer: it reads no body and no query, so neither 400 nor 413.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum RemoveErrors {
+    /// API keys are configured and the call sent none, or one hop does not know.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// The key's scope does not cover the call.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
+    /// This client wrote too often; see `Retry-After`.
+    #[response(status = 429)]
+    TooManyRequests(#[to_schema] ErrorBody),
     /// The database is not answering or the request ran too long; see `Retry-After`.
     #[response(status = 503)]
     Unavailable(#[to_schema] ErrorBody),
@@ -117,7 +151,7 @@ pub enum WriteErrors {
     /// Malformed input; `details` names each bad field.
     #[response(status = 400)]
     BadRequest(#[to_schema] ErrorBody),
-    /// API keys are configured and none (or an unknown one) was sent.
+    /// API keys are configured and the call sent none, or one hop does not know.
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody),
     /// The key's scope does not cover the call.
@@ -211,10 +245,10 @@ fn reference_page(doc: &Document) -> String {
             html.push_str(&format!(
                 "<h2><span class=\"m\">{method}</span> <code>{}</code></h2><p>{}</p>",
                 escape(path),
-                escape(operation.summary.as_deref().unwrap_or_default()),
+                prose(operation.summary.as_deref().unwrap_or_default()),
             ));
-            if let Some(text) = &operation.description {
-                html.push_str(&format!("<p>{}</p>", escape(text)));
+            if let Some(text) = operation.description.as_deref().filter(|t| !t.is_empty()) {
+                html.push_str(&format!("<p>{}</p>", prose(text)));
             }
             let params = operation.parameters.iter().flatten();
             let names: Vec<String> = params
@@ -232,7 +266,7 @@ fn reference_page(doc: &Document) -> String {
                 html.push_str(&format!(
                     "<li><b>{}</b> {}</li>",
                     escape(status),
-                    escape(&text)
+                    prose(&text)
                 ));
             }
             html.push_str("</ul>");
@@ -240,6 +274,21 @@ fn reference_page(doc: &Document) -> String {
     }
     html.push_str("</body></html>");
     html
+}
+
+/// `text` escaped, with each `quoted` span set as code, as the doc comments write it.
+fn prose(text: &str) -> String {
+    escape(text)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
 }
 
 fn escape(text: &str) -> String {
@@ -275,9 +324,43 @@ mod tests {
     }
 
     #[test]
+    fn quoted_spans_are_set_as_code_and_markup_is_escaped() {
+        assert_eq!(
+            prose("see `Retry-After` or <b>"),
+            "see <code>Retry-After</code> or &lt;b&gt;"
+        );
+    }
+
+    #[test]
     fn the_reference_page_names_each_operation_without_outside_links() {
         let page = reference_page(&document());
         assert!(page.contains("<code>/users/{id}</code>"));
         assert!(!page.contains("http://") && !page.contains("https://"));
+        assert!(!page.contains('`'), "quotes left as backticks");
+        assert!(!page.contains("<p></p>"), "an operation without a summary");
+    }
+
+    #[test]
+    fn every_operation_has_a_summary_and_deletes_promise_no_413() {
+        let doc = document();
+        for (path, item) in &doc.paths.paths {
+            for (method, operation) in [
+                ("get", &item.get),
+                ("post", &item.post),
+                ("put", &item.put),
+                ("delete", &item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let summary = operation.summary.as_deref().unwrap_or_default();
+                assert!(!summary.is_empty(), "{method} {path} has no summary");
+                let statuses: Vec<&String> = operation.responses.responses.keys().collect();
+                if method == "delete" {
+                    assert!(
+                        !statuses.iter().any(|s| *s == "413"),
+                        "{path}: {statuses:?}"
+                    );
+                }
+            }
+        }
     }
 }

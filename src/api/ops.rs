@@ -38,12 +38,14 @@ pub fn admin_routes(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Liveness: answers while the process serves HTTP, whatever the database does.
 #[utoipa::path(get, path = "/health", tag = "ops",
     responses((status = 200, description = "The process serves HTTP")))]
 pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness: whether this replica can reach its database.
 #[utoipa::path(get, path = "/ready", tag = "ops",
     responses(
         (status = 200, description = "The database answers"),

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/urls/{id}", get(show).put(update).delete(remove))
 }
 
+/// Creates a link for a user, with a fresh 6-character short code.
 #[utoipa::path(post, path = "/urls", tag = "urls", request_body = NewLinkBody,
     responses(
         (status = 201, description = "The new link with a fresh short code", body = Link),
@@ -63,6 +64,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
+/// Lists links by id, a page at a time; deleted links are not listed.
 #[utoipa::path(get, path = "/urls", tag = "urls",
     params(
         ("user_id" = Option<i64>, Query, minimum = 1, description = "Only this user's links"),
@@ -83,12 +85,13 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_links(&filter, page).await?))
 }
 
+/// Reads one link.
 #[utoipa::path(get, path = "/urls/{id}", tag = "urls",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(
         (status = 200, description = "The link, active or not", body = Link),
-        (status = 404, description = "No such row", body = ErrorBody),
-        ReadErrors,
+        (status = 404, description = "No such link", body = ErrorBody),
+        ReadOneErrors,
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -98,12 +101,14 @@ pub(crate) async fn show(
     link.map(Json).ok_or_else(|| ApiError::not_found("link"))
 }
 
+/// Changes a link's target, title or active flag; redirects follow the change at once, on
+/// every replica.
 #[utoipa::path(put, path = "/urls/{id}", tag = "urls",
     params(("id" = i64, Path, description = "Positive integer id")),
     request_body = LinkUpdateBody,
     responses(
         (status = 200, description = "The whole updated link", body = Link),
-        (status = 404, description = "No such row", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
         WriteErrors,
     ))]
 pub(crate) async fn update(
@@ -138,12 +143,14 @@ pub(crate) async fn update(
     Ok(Json(link))
 }
 
+/// Deletes a link: it stops redirecting at once, its code is never handed out again and its
+/// events stay readable.
 #[utoipa::path(delete, path = "/urls/{id}", tag = "urls",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(
         (status = 204, description = "Deleted; its events stay"),
-        (status = 404, description = "No such row", body = ErrorBody),
-        WriteErrors,
+        (status = 404, description = "No such link", body = ErrorBody),
+        RemoveErrors,
     ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,

@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", get(show).put(update).delete(remove))
 }
 
+/// Creates a user. Posting exactly the username and email of an existing user returns that
+/// user instead of a conflict.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
     responses(
         (status = 201, description = "The new user, or the existing one on a repeat", body = User),
@@ -54,6 +56,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// Lists users by id, a page at a time.
 #[utoipa::path(get, path = "/users", tag = "users",
     params(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
@@ -68,12 +71,13 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_users(page).await?))
 }
 
+/// Reads one user.
 #[utoipa::path(get, path = "/users/{id}", tag = "users",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 404, description = "No such row", body = ErrorBody),
-        ReadErrors,
+        (status = 404, description = "No such user", body = ErrorBody),
+        ReadOneErrors,
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -83,12 +87,13 @@ pub(crate) async fn show(
     user.map(Json).ok_or_else(|| ApiError::not_found("user"))
 }
 
+/// Changes a user's username, email or both.
 #[utoipa::path(put, path = "/users/{id}", tag = "users",
     params(("id" = i64, Path, description = "Positive integer id")),
     request_body = UserUpdateBody,
     responses(
         (status = 200, description = "The whole updated user", body = User),
-        (status = 404, description = "No such row", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "Username or email taken by another user", body = ErrorBody),
         WriteErrors,
     ))]
@@ -119,12 +124,13 @@ pub(crate) async fn update(
     Ok(Json(state.store.update_user(id, &patch).await?))
 }
 
+/// Deletes a user with their links and events; the links stop redirecting at once.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(
         (status = 204, description = "Deleted, with their links and events"),
-        (status = 404, description = "No such row", body = ErrorBody),
-        WriteErrors,
+        (status = 404, description = "No such user", body = ErrorBody),
+        RemoveErrors,
     ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
@@ -146,6 +152,8 @@ pub(crate) struct BulkOutcome {
     rejected: Vec<Rejected>,
 }
 
+/// Imports users from a CSV file (`id,username,email,created_at`), keeping the valid rows
+/// and listing the rejected ones by line.
 #[utoipa::path(post, path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
     responses(

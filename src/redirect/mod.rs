@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route(by_path, get(follow_by_path))
 }
 
+/// Follows a short code to its link's target and records a click.
 #[utoipa::path(get, path = "/{code}", tag = "redirect",
     params(("code" = String, Path, description = "Short code, matched exactly")),
     responses(RedirectResponses))]
