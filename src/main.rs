@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use hop::api::auth::Scope;
+use hop::store::ApiKey;
 use hop::telemetry::LogStream;
 use hop::{config::Config, import, server, store};
 
@@ -183,8 +184,23 @@ async fn manage_keys(store: &dyn store::Store, action: KeyAction) -> anyhow::Res
             }
         }
         KeyAction::Revoke { id } => {
-            let key = store.revoke_key(id).await?;
-            println!("revoked key {} ({})", key.id, key.name);
+            let known = store
+                .list_keys()
+                .await?
+                .into_iter()
+                .find(|key| key.id == id);
+            if let Some(ApiKey {
+                name,
+                revoked_at: Some(at),
+                ..
+            }) = known
+            {
+                // Revoking twice is not an error: the key stays revoked as of the first time.
+                println!("key {id} ({name}) was already revoked {at}");
+            } else {
+                let key = store.revoke_key(id).await?;
+                println!("revoked key {} ({})", key.id, key.name);
+            }
         }
     }
     Ok(())

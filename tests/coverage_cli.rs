@@ -114,8 +114,8 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
 }
 
 /// `serve` waits for a database that is not answering yet, but not for one that cannot work:
-/// a wrong scheme, a missing database file folder or a PostgreSQL database that does not
-/// exist stop it at once, without a "retrying" warning.
+/// a wrong scheme, an empty address, a missing database file folder (named in the message) or
+/// a PostgreSQL database that does not exist stop it at once, without a "retrying" warning.
 #[tokio::test]
 async fn serve_stops_at_once_when_the_database_address_cannot_work() {
     use sqlx::Connection;
@@ -130,7 +130,18 @@ async fn serve_stops_at_once_when_the_database_address_cannot_work() {
             "mysql://127.0.0.1/hop".to_string(),
             "DATABASE_URL must start with sqlite:// or postgres://".to_string(),
         ),
-        (folder_missing, "unable to open database file".to_string()),
+        (
+            folder_missing.clone(),
+            format!(
+                "SQLite file {}: error returned from database: (code: 14) unable to open \
+                 database file",
+                folder_missing.trim_start_matches("sqlite://")
+            ),
+        ),
+        (
+            String::new(),
+            "DATABASE_URL is set but empty: unset it for the embedded sqlite://hop.db".to_string(),
+        ),
     ];
     let admin_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -131,6 +131,18 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // RFC 6750: a 401 names the scheme it wants, and says when the token was refused.
+        let challenge = match &self {
+            Self::Unauthorized => Some("Bearer"),
+            Self::UnknownKey => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         response
     }
 }

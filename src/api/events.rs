@@ -17,8 +17,10 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/events", get(list).post(create))
 }
 
-/// Lists events. Clicks queued before this request are written first, so a client that
-/// followed a link and then reads the log sees its click.
+/// Lists events by id.
+///
+/// Clicks queued before this request are written first, so a client that followed a link and
+/// then reads the log sees its click.
 #[utoipa::path(get, path = "/events", tag = "events",
     params(
         ("url_id" = Option<i64>, Query, minimum = 1),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
 use axum::http::request::Parts;
 
 use super::ApiError;
@@ -20,12 +20,22 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // An id that is not a positive integer names no row: the same 404 as a missing one.
+        let what = match parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+        {
+            Some(route) if route.starts_with("/users") => "user",
+            Some(route) if route.starts_with("/urls") => "link",
+            _ => "resource",
+        };
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::not_found("resource"))?;
+            .map_err(|_| ApiError::not_found(what))?;
         match raw.parse::<i64>() {
             Ok(id) if id > 0 => Ok(Self(id)),
-            _ => Err(ApiError::not_found("resource")),
+            _ => Err(ApiError::not_found(what)),
         }
     }
 }

@@ -30,6 +30,8 @@ pub fn routes() -> Router<AppState> {
     responses(
         (status = 201, description = "The new link with a fresh short code", body = Link),
         (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "No free short code was found in a few tries; try again",
+            body = ErrorBody),
         WriteErrors,
     ))]
 pub(crate) async fn create(
@@ -64,7 +66,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
-/// Lists links by id, a page at a time; deleted links are not listed.
+/// Lists links by id; deleted links are not listed.
 #[utoipa::path(get, path = "/urls", tag = "urls",
     params(
         ("user_id" = Option<i64>, Query, minimum = 1, description = "Only this user's links"),
@@ -101,8 +103,9 @@ pub(crate) async fn show(
     link.map(Json).ok_or_else(|| ApiError::not_found("link"))
 }
 
-/// Changes a link's target, title or active flag; redirects follow the change at once, on
-/// every replica.
+/// Changes a link's target, title or active flag.
+///
+/// Redirects follow the change at once, on every replica.
 #[utoipa::path(put, path = "/urls/{id}", tag = "urls",
     params(("id" = i64, Path, description = "Positive integer id")),
     request_body = LinkUpdateBody,
@@ -143,8 +146,10 @@ pub(crate) async fn update(
     Ok(Json(link))
 }
 
-/// Deletes a link: it stops redirecting at once, its code is never handed out again and its
-/// events stay readable.
+/// Deletes a link.
+///
+/// It stops redirecting at once, its code is never handed out again and its events stay
+/// readable.
 #[utoipa::path(delete, path = "/urls/{id}", tag = "urls",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(

@@ -27,8 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", get(show).put(update).delete(remove))
 }
 
-/// Creates a user. Posting exactly the username and email of an existing user returns that
-/// user instead of a conflict.
+/// Creates a user.
+///
+/// Posting exactly the username and email of an existing user returns that user instead of a
+/// conflict.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
     responses(
         (status = 201, description = "The new user, or the existing one on a repeat", body = User),
@@ -56,7 +58,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// Lists users by id, a page at a time.
+/// Lists users by id.
 #[utoipa::path(get, path = "/users", tag = "users",
     params(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
@@ -124,7 +126,9 @@ pub(crate) async fn update(
     Ok(Json(state.store.update_user(id, &patch).await?))
 }
 
-/// Deletes a user with their links and events; the links stop redirecting at once.
+/// Deletes a user with their links and events.
+///
+/// The links stop redirecting at once.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users",
     params(("id" = i64, Path, description = "Positive integer id")),
     responses(
@@ -152,8 +156,10 @@ pub(crate) struct BulkOutcome {
     rejected: Vec<Rejected>,
 }
 
-/// Imports users from a CSV file (`id,username,email,created_at`), keeping the valid rows
-/// and listing the rejected ones by line.
+/// Imports users from a CSV file.
+///
+/// The file has the columns `id,username,email,created_at`; the valid rows are kept and the
+/// rejected ones listed by line.
 #[utoipa::path(post, path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
     responses(

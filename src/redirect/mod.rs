@@ -192,7 +192,7 @@ fn respond(
     response
 }
 
-/// `GET /urls/{code}/redirect`: the same redirect under the API's path.
+/// Follows a short code under the API's path, like GET /{code}.
 #[utoipa::path(get, path = "/urls/{code}/redirect", tag = "redirect",
     params(("code" = String, Path, description = "Short code, matched exactly")),
     responses(RedirectResponses))]

@@ -10,6 +10,7 @@ mod postgres;
 mod records;
 mod sqlite;
 
+use anyhow::Context;
 use async_trait::async_trait;
 
 pub use error::{worth_waiting_for, StoreError, StoreResult};
@@ -93,10 +94,20 @@ pub(crate) fn migrator(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::
 /// working directory) and applies pending migrations.
 pub async fn connect(url: Option<&str>, settings: &DbSettings) -> anyhow::Result<Box<dyn Store>> {
     let url = url.unwrap_or("sqlite://hop.db");
+    if url.trim().is_empty() {
+        anyhow::bail!(
+            "DATABASE_URL is set but empty: unset it for the embedded sqlite://hop.db, or give a \
+             sqlite:// or postgres:// address"
+        )
+    }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(PgStore::connect(url, settings).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Box::new(SqliteStore::connect(url, settings).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        let store = SqliteStore::connect(url, settings)
+            .await
+            .with_context(|| format!("SQLite file {path}"))?;
+        Ok(Box::new(store))
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
     }

@@ -60,6 +60,14 @@ async fn once_a_key_exists_the_api_needs_one_with_the_right_scope() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(read_only.status(), StatusCode::FORBIDDEN);
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let challenge = |response: &reqwest::Response| {
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(challenge(&anonymous), "Bearer");
+    assert_eq!(challenge(&wrong), "Bearer error=\"invalid_token\"");
     let said = |response: reqwest::Response| async move {
         response.json::<serde_json::Value>().await.unwrap()["error"].clone()
     };
@@ -99,7 +107,13 @@ async fn a_revoked_key_is_refused_and_without_keys_the_api_is_open_with_a_warnin
     let token = created.lines().last().unwrap().to_owned();
     let id = created.split_whitespace().nth(2).unwrap().to_owned();
 
-    hop_command(&["keys", "revoke", &id], &env);
+    let revoked = hop_command(&["keys", "revoke", &id], &env);
+    assert_eq!(revoked.trim(), format!("revoked key {id} (old)"));
+    let again = hop_command(&["keys", "revoke", &id], &env);
+    assert!(
+        again.starts_with(&format!("key {id} (old) was already revoked ")),
+        "{again}"
+    );
 
     let hop = HopProcess::start(&env);
     let response = http_client()

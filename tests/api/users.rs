@@ -166,11 +166,19 @@ async fn unknown_or_malformed_user_ids_are_404(app: TestApp) {
         "/users/1.0",
         "/users/99999999999999999999",
     ] {
-        expect_error(app.get(path).await, 404).await;
+        let body = expect_error(app.get(path).await, 404).await;
+        assert_eq!(body["error"], "user not found", "{path}");
     }
-    expect_error(app.get("/users/12345").await, 404).await;
-    expect_error(app.put("/users/12345", json!({"username": "x"})).await, 404).await;
-    expect_error(app.delete("/users/12345").await, 404).await;
+    for body in [
+        expect_error(app.get("/users/12345").await, 404).await,
+        expect_error(app.put("/users/12345", json!({"username": "x"})).await, 404).await,
+        expect_error(app.delete("/users/12345").await, 404).await,
+        expect_error(app.delete("/users/abc").await, 404).await,
+    ] {
+        assert_eq!(body["error"], "user not found");
+    }
+    let body = expect_error(app.get("/urls/abc").await, 404).await;
+    assert_eq!(body["error"], "link not found");
 }
 
 async fn updating_a_user_returns_the_whole_user(app: TestApp) {
