@@ -1,9 +1,12 @@
 //! `/events`: the event log, read and appended to.
 
-use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use std::sync::Arc;
+
+use axum::{extract::State, http::StatusCode, response::Response, routing::get, Json, Router};
 use serde_json::Value;
 
 use super::json::{Fields, JsonObject};
+use super::listing::{self, ReadPage};
 use super::openapi::*;
 use super::params::QueryMap;
 use super::ApiError;
@@ -33,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
-) -> Result<Json<Vec<Event>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = EventFilter {
         url_id: query.id("url_id")?,
         user_id: query.id("user_id")?,
@@ -44,7 +47,12 @@ pub(crate) async fn list(
     // replica hears its own request too and flushes twice (one more marker through its queue):
     // kept, since a replica re-subscribing to Redis would otherwise not flush its own clicks.
     tokio::join!(state.clicks.flush(), state.links.flush_clicks_everywhere());
-    Ok(Json(state.store.list_events(&filter, page).await?))
+    let (store, filter) = (state.store.clone(), Arc::new(filter));
+    let read: ReadPage<Event> = Box::new(move |page| {
+        let (store, filter) = (store.clone(), filter.clone());
+        Box::pin(async move { store.list_events(&filter, Some(page)).await })
+    });
+    listing::respond(page, read).await
 }
 
 /// Records an event of any type against a link and a user.

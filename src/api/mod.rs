@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod guard;
 pub mod json;
+mod listing;
 pub mod openapi;
 mod ops;
 mod params;

@@ -104,7 +104,11 @@ impl QueryMap {
         let page = page.unwrap_or(1);
         let limit = per_page.unwrap_or(DEFAULT_PER_PAGE);
         let offset = (page - 1).saturating_mul(limit);
-        Ok(Some(Page { limit, offset }))
+        Ok(Some(Page {
+            limit,
+            offset,
+            after: 0,
+        }))
     }
 
     fn bounded(&self, key: &str, max: i64) -> Result<Option<i64>, ApiError> {
@@ -155,7 +159,8 @@ mod tests {
             page,
             Some(Page {
                 limit: 10,
-                offset: 0
+                offset: 0,
+                after: 0
             })
         );
     }
@@ -167,7 +172,8 @@ mod tests {
             page,
             Some(Page {
                 limit: 25,
-                offset: 50
+                offset: 50,
+                after: 0
             })
         );
     }

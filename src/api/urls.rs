@@ -1,14 +1,18 @@
 //! `/urls`: short links. Every change is also an event, and every change that can alter a
 //! redirect invalidates the link's cache entry before the response goes out.
 
+use std::sync::Arc;
+
 use axum::{
     extract::State,
     http::{header, HeaderMap, StatusCode},
+    response::Response,
     routing::get,
     Json, Router,
 };
 
 use super::json::{Field, Fields, JsonObject};
+use super::listing::{self, ReadPage};
 use super::openapi::*;
 use super::params::{PathId, QueryMap};
 use super::ApiError;
@@ -78,13 +82,18 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
-) -> Result<Json<Vec<Link>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = LinkFilter {
         user_id: query.id("user_id")?,
         is_active: query.flag("is_active")?,
     };
     let page = query.page()?;
-    Ok(Json(state.store.list_links(&filter, page).await?))
+    let (store, filter) = (state.store.clone(), Arc::new(filter));
+    let read: ReadPage<Link> = Box::new(move |page| {
+        let (store, filter) = (store.clone(), filter.clone());
+        Box::pin(async move { store.list_links(&filter, Some(page)).await })
+    });
+    listing::respond(page, read).await
 }
 
 /// Reads one link.

@@ -3,12 +3,14 @@
 use axum::{
     extract::{multipart::MultipartRejection, DefaultBodyLimit, Multipart, State},
     http::StatusCode,
+    response::Response,
     routing::{get, post},
     Json, Router,
 };
 use serde::Serialize;
 
 use super::json::{Field, Fields, JsonObject};
+use super::listing::{self, ReadPage};
 use super::openapi::*;
 use super::params::{PathId, QueryMap};
 use super::ApiError;
@@ -68,9 +70,14 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
-) -> Result<Json<Vec<User>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = query.page()?;
-    Ok(Json(state.store.list_users(page).await?))
+    let store = state.store.clone();
+    let read: ReadPage<User> = Box::new(move |page| {
+        let store = store.clone();
+        Box::pin(async move { store.list_users(Some(page)).await })
+    });
+    listing::respond(page, read).await
 }
 
 /// Reads one user.

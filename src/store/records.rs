@@ -112,6 +112,8 @@ pub struct NewEvent {
 pub struct Page {
     pub limit: i64,
     pub offset: i64,
+    /// Only rows whose id is above this one (0: from the first row).
+    pub after: i64,
 }
 
 /// Where an active short code leads, and whose link it is. Cheap to clone: the cache hands

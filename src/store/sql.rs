@@ -881,6 +881,9 @@ macro_rules! sql_store {
                 Some(page) => {
                     query.push(format!("id IN (SELECT id FROM {table} WHERE 1 = 1"));
                     conditions(&mut query);
+                    if page.after > 0 {
+                        query.push(format!(" AND id > {}", page.after));
+                    }
                     query.push(format!(
                         " ORDER BY id LIMIT {} OFFSET {})",
                         page.limit, page.offset
