@@ -11,9 +11,19 @@
 //! A redirect that found its link (3xx) closes at DEBUG under the target [`REDIRECT_TARGET`]:
 //! it is already recorded as a click event and counted in the metrics, and the line cost about
 //! a quarter of a cached redirect's CPU (docs/bottlenecks.md #10). Redirects that fail (404,
-//! 503) close at INFO like every other request.
+//! 503) and unknown paths close at INFO like every other request, up to
+//! [`FAILED_LOOKUP_LINES_PER_SEC`] a second.
 
-use std::{borrow::Cow, future::Future, net::SocketAddr, time::Instant};
+use std::{
+    borrow::Cow,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU32, AtomicU64, Ordering},
+        OnceLock,
+    },
+    time::Instant,
+};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request},
@@ -25,6 +35,72 @@ use tracing::{Instrument, Level, Span};
 use uuid::Uuid;
 
 use super::meters;
+
+/// Closing lines of failed redirects and unknown paths written per second, at most. A flood
+/// of made-up codes costs a client one request line each; logged in full, one client filled
+/// 255 MB of log in 10 s (a new-user run). The rest are counted, and the count is logged
+/// when the next second's first line is (the request metrics count every one of them).
+const FAILED_LOOKUP_LINES_PER_SEC: u32 = 100;
+
+static FAILED_LOOKUPS: LineBudget = LineBudget::new(FAILED_LOOKUP_LINES_PER_SEC);
+
+/// A budget of log lines per second, shared by every request without a lock.
+struct LineBudget {
+    per_sec: u32,
+    /// The second the budget is counting, from the process's start.
+    second: AtomicU64,
+    used: AtomicU32,
+    skipped: AtomicU64,
+}
+
+impl LineBudget {
+    const fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec,
+            second: AtomicU64::new(0),
+            used: AtomicU32::new(0),
+            skipped: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether one more line fits this second's budget; reports the lines of the seconds
+    /// before that did not.
+    fn admit(&self) -> bool {
+        self.admit_in(started().elapsed().as_secs())
+    }
+
+    fn admit_in(&self, now: u64) -> bool {
+        let second = self.second.load(Ordering::Relaxed);
+        if now != second
+            && self
+                .second
+                .compare_exchange(second, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.used.store(0, Ordering::Relaxed);
+            let skipped = self.skipped.swap(0, Ordering::Relaxed);
+            if skipped > 0 {
+                tracing::warn!(
+                    skipped,
+                    per_sec = self.per_sec,
+                    "failed redirect and unknown path lines not logged"
+                );
+            }
+        }
+        if self.used.fetch_add(1, Ordering::Relaxed) < self.per_sec {
+            true
+        } else {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// The instant the line budgets count seconds from.
+fn started() -> Instant {
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
+}
 
 /// What a redirect adds to its closing line, handed over in the response's extensions.
 #[derive(Clone, Debug)]
@@ -235,8 +311,29 @@ impl Visit {
             finished!(module_path!(), Level::DEBUG);
         } else if short_code.is_some() && (300..400).contains(&status) {
             finished!(REDIRECT_TARGET, Level::DEBUG);
-        } else {
+        } else if short_code.is_none() && route != "unmatched" {
+            finished!(module_path!(), Level::INFO);
+        } else if FAILED_LOOKUPS.admit() {
             finished!(module_path!(), Level::INFO);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_budget_admits_its_lines_each_second_and_counts_the_rest() {
+        let budget = LineBudget::new(3);
+        let first: Vec<bool> = (0..5).map(|_| budget.admit_in(0)).collect();
+        assert_eq!(first, [true, true, true, false, false]);
+        assert_eq!(budget.skipped.load(Ordering::Relaxed), 2);
+        assert!(budget.admit_in(1), "a new second, a new budget");
+        assert_eq!(
+            budget.skipped.load(Ordering::Relaxed),
+            0,
+            "reported and reset"
+        );
     }
 }
