@@ -114,8 +114,9 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
 }
 
 /// `serve` waits for a database that is not answering yet, but not for one that cannot work:
-/// a wrong scheme, an empty address, a missing database file folder (named in the message) or
-/// a PostgreSQL database that does not exist stop it at once, without a "retrying" warning.
+/// a wrong scheme, an empty address, a missing database file folder (named in the message), a
+/// PostgreSQL database that does not exist or TLS that this build cannot do stop it at once,
+/// without a "retrying" warning.
 #[tokio::test]
 async fn serve_stops_at_once_when_the_database_address_cannot_work() {
     use sqlx::Connection;
@@ -152,6 +153,12 @@ async fn serve_stops_at_once_when_the_database_address_cannot_work() {
         cases.push((
             url.to_string(),
             "database \"hop_cli_no_such_database\" does not exist".to_string(),
+        ));
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_query(Some("sslmode=require"));
+        cases.push((
+            url.to_string(),
+            "SQLx was built without TLS support".to_string(),
         ));
     } else {
         assert!(

@@ -117,6 +117,10 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let error = match &self {
+            Self::Unavailable(cause) if crate::store::is_storage_full(cause.as_ref()) => {
+                "the database's storage is full: it cannot take writes until space is freed"
+                    .to_owned()
+            }
             Self::Unavailable(_) => "the database is not answering; retry shortly".to_owned(),
             other => other.to_string(),
         };

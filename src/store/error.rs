@@ -37,16 +37,40 @@ impl From<sqlx::Error> for StoreError {
 
 /// Whether opening the database failed in a way that waiting may cure: the server is not
 /// answering yet, is starting or is short of connections. A wrong address scheme, a refused
-/// password, a database that does not exist or a file that cannot be opened are mistakes in
-/// the configuration, and waiting only hides them for a minute.
+/// password, a database that does not exist, a file that cannot be opened or TLS that cannot
+/// work (`sslmode=require`: hop is built without TLS to PostgreSQL) are mistakes in the
+/// configuration, and waiting only hides them for a minute.
 pub fn worth_waiting_for(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
         .any(|err| {
-            let missing = matches!(err, sqlx::Error::Database(db) if db.code().as_deref()
-                == Some("3D000"));
-            is_unavailable(err) && !missing
+            let mistaken = match err {
+                sqlx::Error::Database(db) => db.code().as_deref() == Some("3D000"),
+                sqlx::Error::Tls(_) => true,
+                _ => false,
+            };
+            is_unavailable(err) && !mistaken
         })
+}
+
+/// Whether `err` says the database's storage is full (SQLite's code 13, PostgreSQL's 53100):
+/// it answers reads, but cannot take writes until space is freed.
+pub fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        let sqlx = err
+            .downcast_ref::<sqlx::Error>()
+            .or_else(|| err.downcast_ref::<Arc<sqlx::Error>>().map(Arc::as_ref));
+        if let Some(sqlx::Error::Database(db)) = sqlx {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                return code.parse::<i32>().unwrap_or_default() & 0xff == 13;
+            }
+            return code == "53100";
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// Errors that say "the database is not there right now" rather than "this query is wrong".
