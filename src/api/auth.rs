@@ -184,7 +184,7 @@ pub async fn require_key(State(ring): State<KeyRing>, request: Request, next: Ne
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
 pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
+    let (scheme, token) = value.split_once([' ', '\t'])?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
@@ -198,6 +198,7 @@ mod tests {
     fn the_bearer_scheme_is_matched_in_any_case() {
         assert_eq!(bearer_token("bearer abc"), Some("abc"));
         assert_eq!(bearer_token("Bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Bearer\tabc"), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
     }
 

@@ -29,21 +29,32 @@ impl Email {
     }
 }
 
-/// One `@`, a non-empty local part, and a domain of at least two non-empty labels: the
-/// contract's `local@domain.tld`, read literally, so `x@y.z` passes. Whether a top-level
-/// domain exists, or the address receives mail, is not this type's business.
+/// The contract's `local@domain.tld`, read literally (so `x@y.z` passes), in the unquoted
+/// form mail addresses take in practice:
+/// - one `@`;
+/// - a local part of letters, digits and ``!#$%&'*+-/=?^_`{|}~``, in dot-separated runs
+///   (no leading, trailing or doubled dot);
+/// - a domain of at least two labels of letters and digits (any script) and inner hyphens.
+///
+/// Quoted local parts, address literals (`a@[127.0.0.1]`), and characters that change
+/// how text reads (zero-width, direction marks) are refused. Whether a top-level domain exists,
+/// or the address receives mail, is not this type's business.
 fn has_address_shape(address: &str) -> bool {
-    if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };
-    if local.is_empty() || domain.contains('@') {
-        return false;
-    }
+    let local_char = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let local_ok = local
+        .split('.')
+        .all(|run| !run.is_empty() && run.chars().all(local_char));
     let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2 && labels.iter().all(|label| !label.is_empty())
+    let label_ok = |label: &&str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    local_ok && labels.len() >= 2 && labels.iter().all(label_ok)
 }
 
 #[cfg(test)]
@@ -61,6 +72,19 @@ mod tests {
     #[test]
     fn the_shortest_local_at_domain_dot_tld_is_accepted() {
         assert_eq!(Email::parse("x@y.z").unwrap().as_str(), "x@y.z");
+    }
+
+    #[test]
+    fn tags_dots_hyphens_digits_and_other_scripts_are_accepted() {
+        for good in [
+            "a.b+tag@sub.example.co.uk",
+            "o'neil@x-y.io",
+            "ä@ü.de",
+            "user@127.0.0.1",
+            "a%b@c.d",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good} should be accepted");
+        }
     }
 
     #[test]
@@ -82,6 +106,19 @@ mod tests {
             "a b@x.io",
             "ada@@x.io",
             "ada@.x.io",
+            "a@b.c/x",
+            "a@b.c:80",
+            "<a@b.c>",
+            "a@-b.c",
+            "a@b-.c",
+            "a@b_c.d",
+            "a@[127.0.0.1]",
+            ".a@b.c",
+            "a.@b.c",
+            "a..b@c.d",
+            "a@\u{200b}b.c",
+            "a@b.c\u{202e}",
+            "\"a b\"@c.d",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
