@@ -62,11 +62,10 @@ pub fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
             .downcast_ref::<sqlx::Error>()
             .or_else(|| err.downcast_ref::<Arc<sqlx::Error>>().map(Arc::as_ref));
         if let Some(sqlx::Error::Database(db)) = sqlx {
-            let code = db.code().unwrap_or_default();
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                return code.parse::<i32>().unwrap_or_default() & 0xff == 13;
-            }
-            return code == "53100";
+            return match sqlite_primary_code(db.as_ref()) {
+                Some(primary) => primary == 13,
+                None => db.code().as_deref() == Some("53100"),
+            };
         }
         cause = err.source();
     }
@@ -83,13 +82,11 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite's extended codes keep the primary code in the low byte: 5 busy,
-                // 6 locked, 10 I/O error, 13 disk full.
-                let primary = code.parse::<i32>().unwrap_or_default() & 0xff;
+            // SQLite: 5 busy, 6 locked, 10 I/O error, 13 disk full.
+            if let Some(primary) = sqlite_primary_code(db.as_ref()) {
                 return matches!(primary, 5 | 6 | 10 | 13);
             }
+            let code = db.code().unwrap_or_default();
             // PostgreSQL: 57014 statement timeout, 57P01-03 shutdown, 57P04 database
             // dropped; on connecting, 55000 a database that does not accept connections
             // (`ALLOW_CONNECTIONS false`) and 3D000 one that is not there (dropped or renamed
@@ -104,6 +101,13 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// SQLite's primary result code of `db` (its extended codes keep it in the low byte); `None`
+/// for another database's error.
+fn sqlite_primary_code(db: &dyn sqlx::error::DatabaseError) -> Option<i32> {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    Some(db.code()?.parse::<i32>().unwrap_or_default() & 0xff)
 }
 
 /// Whether `err` is a unique-index violation (a duplicate short code, email, ...).
