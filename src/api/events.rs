@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Events by id", body = Vec<Event>), ReadErrors))]
+    responses((status = 200, description = "Events by id", body = Vec<Event>), BadQuery, NoKey, Unavailable))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -60,7 +60,7 @@ pub(crate) async fn list(
     responses(
         (status = 201, description = "The event", body = Event),
         (status = 404, description = "No such link or user", body = ErrorBody),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,

@@ -92,74 +92,72 @@ pub struct BulkOutcomeSchema {
     rejected: Vec<crate::store::Rejected>,
 }
 
-/// Errors any API read may answer. No 403: every key's scope covers reads.
+// The error answers the API's operations share, one status each, so that every status is
+// described once and each operation lists exactly the ones it can give: reads have no 403
+// (every scope covers them), reads by id no 400 (a malformed id names no row: 404), deletes
+// neither 400 nor 413 (they read no query and no body).
+
+/// 400 for a bad query.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
-pub enum ReadErrors {
+pub enum BadQuery {
     /// A query parameter is malformed: a filter or a page that is not a positive integer.
     #[response(status = 400)]
-    BadRequest(#[to_schema] ErrorBody),
-    /// API keys are configured and the call sent none, or one hop does not know.
-    #[response(status = 401)]
-    Unauthorized(#[to_schema] ErrorBody),
-    /// The database is not answering or the request ran too long; see `Retry-After`.
-    #[response(status = 503)]
-    Unavailable(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
 }
 
-/// Errors a read of one row by id may answer (an id that is not a positive integer names no
-/// row: 404).
+/// 400 for a bad body.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
-pub enum ReadOneErrors {
-    /// API keys are configured and the call sent none, or one hop does not know.
-    #[response(status = 401)]
-    Unauthorized(#[to_schema] ErrorBody),
-    /// The database is not answering or the request ran too long; see `Retry-After`.
-    #[response(status = 503)]
-    Unavailable(#[to_schema] ErrorBody),
-}
-
-/// Errors a delete may answer: it reads no body and no query, so neither 400 nor 413.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-pub enum RemoveErrors {
-    /// API keys are configured and the call sent none, or one hop does not know.
-    #[response(status = 401)]
-    Unauthorized(#[to_schema] ErrorBody),
-    /// The key's scope does not cover the call.
-    #[response(status = 403)]
-    Forbidden(#[to_schema] ErrorBody),
-    /// This client wrote too often; see `Retry-After`.
-    #[response(status = 429)]
-    TooManyRequests(#[to_schema] ErrorBody),
-    /// The database is not answering or the request ran too long; see `Retry-After`.
-    #[response(status = 503)]
-    Unavailable(#[to_schema] ErrorBody),
-}
-
-/// Errors any API write may answer.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-pub enum WriteErrors {
+pub enum BadInput {
     /// Malformed input; for a JSON body, `details` names each bad field.
     #[response(status = 400)]
-    BadRequest(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
+}
+
+/// 401.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum NoKey {
     /// API keys are configured and the call sent none, or one hop does not know.
     #[response(status = 401)]
-    Unauthorized(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
+}
+
+/// 403.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum NarrowKey {
     /// The key's scope does not cover the call.
     #[response(status = 403)]
-    Forbidden(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
+}
+
+/// 413.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum TooLarge {
     /// The body is over the size limit.
     #[response(status = 413)]
-    TooLarge(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
+}
+
+/// 429.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum TooOften {
     /// This client wrote too often; see `Retry-After`.
     #[response(status = 429)]
-    TooManyRequests(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
+}
+
+/// 503.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Unavailable {
     /// The database is not answering or the request ran too long; see `Retry-After`.
     #[response(status = 503)]
-    Unavailable(#[to_schema] ErrorBody),
+    Error(#[to_schema] ErrorBody),
 }
 
 #[derive(OpenApi)]

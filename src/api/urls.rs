@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "No free short code was found in a few tries; try again",
             body = ErrorBody),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -78,7 +78,7 @@ pub(crate) async fn create(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Links by id", body = Vec<Link>), ReadErrors))]
+    responses((status = 200, description = "Links by id", body = Vec<Link>), BadQuery, NoKey, Unavailable))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -102,7 +102,7 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "The link, active or not", body = Link),
         (status = 404, description = "No such link", body = ErrorBody),
-        ReadOneErrors,
+        NoKey, Unavailable,
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ pub(crate) async fn show(
     responses(
         (status = 200, description = "The whole updated link", body = Link),
         (status = 404, description = "No such link", body = ErrorBody),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub(crate) async fn update(
     responses(
         (status = 204, description = "Deleted; its events stay"),
         (status = 404, description = "No such link", body = ErrorBody),
-        RemoveErrors,
+        NoKey, NarrowKey, TooOften, Unavailable,
     ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,

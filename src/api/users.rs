@@ -37,7 +37,7 @@ pub fn routes() -> Router<AppState> {
     responses(
         (status = 201, description = "The new user, or the existing one on a repeat", body = User),
         (status = 409, description = "Username or email taken by another user", body = ErrorBody),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -66,7 +66,7 @@ pub(crate) async fn create(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Users by id", body = Vec<User>), ReadErrors))]
+    responses((status = 200, description = "Users by id", body = Vec<User>), BadQuery, NoKey, Unavailable))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,
@@ -86,7 +86,7 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "The user", body = User),
         (status = 404, description = "No such user", body = ErrorBody),
-        ReadOneErrors,
+        NoKey, Unavailable,
     ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -104,7 +104,7 @@ pub(crate) async fn show(
         (status = 200, description = "The whole updated user", body = User),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "Username or email taken by another user", body = ErrorBody),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub(crate) async fn update(
     responses(
         (status = 204, description = "Deleted, with their links and events"),
         (status = 404, description = "No such user", body = ErrorBody),
-        RemoveErrors,
+        NoKey, NarrowKey, TooOften, Unavailable,
     ))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
@@ -172,7 +172,7 @@ pub(crate) struct BulkOutcome {
     responses(
         (status = 201, description = "Valid rows imported, bad ones listed",
             body = BulkOutcomeSchema),
-        WriteErrors,
+        BadInput, NoKey, NarrowKey, TooLarge, TooOften, Unavailable,
     ))]
 pub(crate) async fn bulk(
     State(state): State<AppState>,

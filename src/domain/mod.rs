@@ -10,7 +10,9 @@ mod username;
 pub use email::Email;
 pub use short_code::ShortCode;
 pub use target_url::{Origin, TargetUrl};
-pub use time::{now, parse_csv_timestamp, sqlite_text, timestamp_format, Timestamp};
+pub use time::{
+    monotonic_millis, now, parse_csv_timestamp, sqlite_text, timestamp_format, Timestamp,
+};
 pub use username::Username;
 
 /// Why a value was refused, in words a client can act on.

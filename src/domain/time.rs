@@ -22,6 +22,17 @@ pub fn now() -> Timestamp {
 }
 
 /// Parses the `YYYY-MM-DD HH:MM:SS` form of the CSV exports (UTC, no zone).
+/// Milliseconds on a monotonic clock that starts at 1 on its first reading in the process:
+/// for deadlines and windows kept in atomics, where an `Instant` does not fit.
+pub fn monotonic_millis() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
+
 pub fn parse_csv_timestamp(raw: &str) -> Result<Timestamp, super::Invalid> {
     let text = raw.trim();
     // chrono's parser is lenient where the contract is not: it takes one-digit fields, a sign

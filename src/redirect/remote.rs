@@ -547,7 +547,7 @@ struct Breaker {
 impl Breaker {
     fn is_open(&self) -> bool {
         let until = self.open_until.load(Ordering::Relaxed);
-        until != 0 && now_millis() < until
+        until != 0 && crate::domain::monotonic_millis() < until
     }
 
     fn succeeded(&self) {
@@ -560,18 +560,13 @@ impl Breaker {
 
     fn failed(&self) {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= BREAKER_THRESHOLD {
-            let until = now_millis() + BREAKER_OPEN.as_millis() as u64;
+            let until = crate::domain::monotonic_millis() + BREAKER_OPEN.as_millis() as u64;
             if self.open_until.swap(until, Ordering::Relaxed) == 0 {
                 metrics::gauge!("hop_redis_up").set(0.0);
                 tracing::warn!("redis circuit breaker open: bypassing redis for 5 s");
             }
         }
     }
-}
-
-fn now_millis() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 #[cfg(test)]

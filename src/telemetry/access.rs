@@ -18,10 +18,7 @@ use std::{
     borrow::Cow,
     future::Future,
     net::SocketAddr,
-    sync::{
-        atomic::{AtomicU32, AtomicU64, Ordering},
-        OnceLock,
-    },
+    sync::atomic::{AtomicU32, AtomicU64, Ordering},
     time::Instant,
 };
 
@@ -66,7 +63,7 @@ impl LineBudget {
     /// Whether one more line fits this second's budget; reports the lines of the seconds
     /// before that did not.
     fn admit(&self) -> bool {
-        self.admit_in(started().elapsed().as_secs())
+        self.admit_in(crate::domain::monotonic_millis() / 1000)
     }
 
     fn admit_in(&self, now: u64) -> bool {
@@ -94,12 +91,6 @@ impl LineBudget {
             false
         }
     }
-}
-
-/// The instant the line budgets count seconds from.
-fn started() -> Instant {
-    static STARTED: OnceLock<Instant> = OnceLock::new();
-    *STARTED.get_or_init(Instant::now)
 }
 
 /// What a redirect adds to its closing line, handed over in the response's extensions.
