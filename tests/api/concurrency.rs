@@ -1,12 +1,17 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
+use hop::domain::now;
+use hop::store::{Click, Resolved};
 use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::{json, TestApp};
 
-both_backends!(fifty_parallel_creates_and_redirects_all_succeed_once);
+both_backends!(
+    fifty_parallel_creates_and_redirects_all_succeed_once,
+    a_user_deleted_while_its_events_are_written_leaves_none_behind,
+);
 
 async fn fifty_parallel_creates_and_redirects_all_succeed_once(app: TestApp) {
     let user = app.user("ada").await;
@@ -43,4 +48,55 @@ async fn fifty_parallel_creates_and_redirects_all_succeed_once(app: TestApp) {
         50,
         "every click recorded exactly once"
     );
+}
+
+/// On PostgreSQL `events.user_id` has no foreign key: the event writers' gate alone keeps a
+/// user's clicks and link edits from landing after the user's deletion.
+async fn a_user_deleted_while_its_events_are_written_leaves_none_behind(app: TestApp) {
+    for round in 0..12 {
+        let user = app.user(&format!("gone{round}")).await;
+        let link = app.link(user, "https://example.com/racing").await;
+        let link_id = link["id"].as_i64().unwrap();
+        let path = format!("/{}", link["short_code"].as_str().unwrap());
+        let redirects = join_all((0..60).map(|_| app.get(&path)));
+        let edits = async {
+            for n in 0..4 {
+                let path = format!("/urls/{link_id}");
+                let status = app
+                    .put(&path, json!({"title": format!("t{n}")}))
+                    .await
+                    .status();
+                assert!(status == 200 || status == 404, "edit answered {status}");
+            }
+        };
+        let delete = async { app.delete(&format!("/users/{user}")).await.status() };
+        let (followed, (), deleted) = tokio::join!(redirects, edits, delete);
+        assert_eq!(deleted, 204);
+        assert!(followed
+            .iter()
+            .all(|r| [302, 404].contains(&r.status().as_u16())));
+        // A read waits for the clicks queued before it.
+        for filter in [format!("user_id={user}"), format!("url_id={link_id}")] {
+            let left = json(app.get(&format!("/events?{filter}")).await).await;
+            assert_eq!(left, json!([]), "round {round}, events with {filter}");
+        }
+        let click = Click {
+            target: Resolved {
+                link_id,
+                user_id: user,
+                short_code: link["short_code"].as_str().unwrap().into(),
+                original_url: "https://example.com/racing".into(),
+            },
+            at: now(),
+            referrer: None,
+            user_agent: None,
+        };
+        let late = app
+            .store()
+            .await
+            .record_clicks(&[click])
+            .await
+            .expect("skipped");
+        assert_eq!(late, 0, "a click of a deleted user is not written");
+    }
 }
