@@ -249,7 +249,8 @@ async fn drain(
 }
 
 /// Writes one batch, retrying while the database is unavailable; what cannot be written is
-/// counted as dropped.
+/// counted as dropped. Clicks of a user deleted since they were served are skipped, as the
+/// deletion would have removed them, and counted apart so that they do not read as lost.
 async fn write_batch(store: &dyn Store, clicks: &[Click]) {
     let started = Instant::now();
     for attempt in 1.. {
@@ -258,7 +259,12 @@ async fn write_batch(store: &dyn Store, clicks: &[Click]) {
                 histogram!("hop_recorder_flush_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
                 counter!("hop_clicks_written_total").increment(written);
-                counter!("hop_clicks_dropped_total").increment(clicks.len() as u64 - written);
+                let skipped = clicks.len() as u64 - written;
+                if skipped > 0 {
+                    // Not lost: their user was deleted, and the user's events with them.
+                    counter!("hop_clicks_skipped_total").increment(skipped);
+                    tracing::info!(clicks = skipped, "clicks of a deleted user not written");
+                }
                 return;
             }
             Err(StoreError::Unavailable(err)) if started.elapsed() < WRITE_PATIENCE => {

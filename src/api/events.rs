@@ -43,10 +43,7 @@ pub(crate) async fn list(
         event_type: query.text("event_type")?,
     };
     let page = query.page()?;
-    // Clicks queued here, and on the other replicas when they share Redis. With Redis this
-    // replica hears its own request too and flushes twice (one more marker through its queue):
-    // kept, since a replica re-subscribing to Redis would otherwise not flush its own clicks.
-    tokio::join!(state.clicks.flush(), state.links.flush_clicks_everywhere());
+    state.write_served_clicks().await;
     let (store, filter) = (state.store.clone(), Arc::new(filter));
     let read: ReadPage<Event> = Box::new(move |page| {
         let (store, filter) = (store.clone(), filter.clone());
@@ -90,6 +87,7 @@ pub(crate) async fn create(
         event_type,
         details: Value::Object(details),
     };
+    state.write_served_clicks_before_change().await;
     let event = state.store.create_event(&new).await?;
     Ok((StatusCode::CREATED, Json(event)))
 }

@@ -150,6 +150,7 @@ pub(crate) async fn update(
     patch.is_active = fields.optional_boolean("is_active");
     fields.finish()?;
 
+    state.write_served_clicks_before_change().await;
     let link = state.store.update_link(id, &patch).await?;
     state.links.invalidate(&link.short_code).await;
     Ok(Json(link))
@@ -170,6 +171,7 @@ pub(crate) async fn remove(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
+    state.write_served_clicks_before_change().await;
     let link = state.store.delete_link(id).await?;
     state.links.invalidate(&link.short_code).await;
     Ok(StatusCode::NO_CONTENT)

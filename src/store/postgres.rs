@@ -110,24 +110,6 @@ impl PgStore {
         Ok(())
     }
 
-    /// Holds the gate of event writers until the transaction ends. `events.user_id` has no
-    /// foreign key (migration 0005: its per-row check and row lock cost a quarter of a
-    /// click's insert), so the writers of events that name a user hold this shared lock
-    /// while they check the user exists and write, and `delete_user` holds it alone: a
-    /// user's deletion waits for writes in flight and the writes after it see the user gone.
-    async fn hold_event_gate(conn: &mut PgConnection, alone: bool) -> StoreResult<()> {
-        let sql = if alone {
-            "SELECT pg_advisory_xact_lock($1)"
-        } else {
-            "SELECT pg_advisory_xact_lock_shared($1)"
-        };
-        sqlx::query(sql)
-            .bind(EVENT_GATE)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
     /// Rows inserted with explicit ids leave the identity sequence behind; move it past them
     /// (never backwards) so the next row created through the API gets a fresh id.
     async fn after_explicit_ids(
@@ -143,10 +125,6 @@ impl PgStore {
         Ok(())
     }
 }
-
-/// The advisory lock key of [`PgStore::hold_event_gate`]: "hop.evts" in ASCII, a key no
-/// other application sharing the database is likely to pick.
-const EVENT_GATE: i64 = 0x686f_702e_6576_7473;
 
 /// Below this many rows the batched path is as fast and simpler to follow.
 const COPY_THRESHOLD: usize = 10_000;
@@ -289,4 +267,10 @@ async fn copy_links(conn: &mut PgConnection, rows: &[LinkRecord]) -> StoreResult
     Ok(())
 }
 
-sql_store!(PgStore, Postgres, "postgres", " FOR UPDATE");
+sql_store!(
+    PgStore,
+    Postgres,
+    "postgres",
+    " FOR UPDATE",
+    " FOR KEY SHARE"
+);

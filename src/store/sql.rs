@@ -10,7 +10,7 @@
 //! as a name and numbers names by first appearance.
 
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $name:literal, $lock:literal) => {
+    ($store:ty, $db:ty, $name:literal, $lock:literal, $share:literal) => {
         use std::collections::{HashMap, HashSet};
 
         use sqlx::{types::Json, QueryBuilder};
@@ -24,6 +24,8 @@ macro_rules! sql_store {
         /// Rows per statement when writing clicks, largest first; the rest of a batch goes
         /// in the smaller sizes.
         const CLICK_STATEMENT_ROWS: [usize; 3] = [100, 10, 1];
+        /// Tries of one click batch when users are deleted while it is written.
+        const CLICK_ATTEMPTS: usize = 3;
         /// Fresh codes tried before a create gives up; with 62^6 codes a second try is rare.
         const CODE_ATTEMPTS: usize = 8;
 
@@ -111,6 +113,36 @@ macro_rules! sql_store {
                 .bind(Json(details))
                 .execute(&mut *conn)
                 .await?;
+                Ok(())
+            }
+
+            /// Locks the users an event about to be written names, and the owner of `link`,
+            /// until the transaction ends where the backend has row locks (`$share`, the lock
+            /// a foreign key check takes). They come before any link row: `delete_user` locks
+            /// the user and then the user's links, and an edit that locked its link first and
+            /// its user second (through the key check of its event) deadlocked against it,
+            /// which PostgreSQL ended by failing one of the two.
+            async fn lock_users_of(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                link: i64,
+                also: Option<i64>,
+            ) -> StoreResult<()> {
+                let owner = sqlx::query_scalar::<$db, Option<i64>>(
+                    "SELECT user_id FROM urls WHERE id = $1",
+                )
+                .bind(link)
+                .fetch_optional(&mut *conn)
+                .await?
+                .flatten();
+                let mut users: Vec<i64> = owner.into_iter().chain(also).collect();
+                users.sort_unstable();
+                users.dedup();
+                for user in users {
+                    sqlx::query::<$db>(concat!("SELECT id FROM users WHERE id = $1", $share))
+                        .bind(user)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 Ok(())
             }
 
@@ -294,8 +326,6 @@ macro_rules! sql_store {
 
             async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>> {
                 let mut tx = self.write.begin().await?;
-                // Event writes in flight finish first; later ones find the user gone.
-                Self::hold_event_gate(&mut tx, true).await?;
                 // Locking the user makes links created meanwhile wait, then fail their
                 // foreign key check, instead of landing as live links with no owner.
                 let found = sqlx::query_scalar::<$db, i64>(concat!(
@@ -314,13 +344,14 @@ macro_rules! sql_store {
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
-                sqlx::query::<$db>(
-                    "DELETE FROM events WHERE user_id = $1 \
-                     OR url_id IN (SELECT id FROM urls WHERE user_id = $1)",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                // Two statements, each along its own index: one with `OR` read the whole
+                // table on PostgreSQL.
+                for events in [
+                    "DELETE FROM events WHERE user_id = $1",
+                    "DELETE FROM events WHERE url_id IN (SELECT id FROM urls WHERE user_id = $1)",
+                ] {
+                    sqlx::query::<$db>(events).bind(id).execute(&mut *tx).await?;
+                }
                 sqlx::query::<$db>(
                     "UPDATE urls SET is_active = FALSE, deleted_at = $1 \
                      WHERE user_id = $2 AND deleted_at IS NULL",
@@ -379,8 +410,7 @@ macro_rules! sql_store {
 
             async fn update_link(&self, id: i64, patch: &LinkPatch) -> StoreResult<Link> {
                 let mut tx = self.write.begin().await?;
-                // A live link's owner exists: deleting a user closes its links at once.
-                Self::hold_event_gate(&mut tx, false).await?;
+                Self::lock_users_of(&mut tx, id, None).await?;
                 let current =
                     Self::live_link(&mut tx, id).await?.ok_or(StoreError::NotFound("link"))?;
 
@@ -432,7 +462,7 @@ macro_rules! sql_store {
             async fn delete_link(&self, id: i64) -> StoreResult<Link> {
                 let at = now();
                 let mut tx = self.write.begin().await?;
-                Self::hold_event_gate(&mut tx, false).await?;
+                Self::lock_users_of(&mut tx, id, None).await?;
                 let link = sqlx::query_as::<$db, Link>(
                     "UPDATE urls SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL \
                      RETURNING id, user_id, short_code, original_url, title, is_active, \
@@ -515,13 +545,8 @@ macro_rules! sql_store {
 
             async fn create_event(&self, new: &NewEvent) -> StoreResult<Event> {
                 let mut tx = self.write.begin().await?;
-                Self::hold_event_gate(&mut tx, false).await?;
+                Self::lock_users_of(&mut tx, new.url_id, Some(new.user_id)).await?;
                 Self::live_link(&mut tx, new.url_id).await?.ok_or(StoreError::NotFound("link"))?;
-                sqlx::query_scalar::<$db, i64>("SELECT id FROM users WHERE id = $1")
-                    .bind(new.user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("user"))?;
                 let event = sqlx::query_as::<$db, Event>(
                     "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) \
                      VALUES ($1, $2, $3, $4, $5) \
@@ -533,19 +558,33 @@ macro_rules! sql_store {
                 .bind(now())
                 .bind(Json(&new.details))
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .map_err(|err| match err {
+                    err if is_foreign_key_violation(&err) => StoreError::NotFound("user"),
+                    err => err.into(),
+                })?;
                 tx.commit().await?;
                 Ok(event)
             }
 
             /// Writes the clicks whose user still exists; a user deleted since the click was
-            /// queued takes its clicks with it.
+            /// queued takes its clicks with it. A user deleted while the batch is written
+            /// fails the foreign key check, and the batch is written again without them.
             async fn record_clicks(&self, clicks: &[Click]) -> StoreResult<u64> {
-                let mut tx = self.write.begin().await?;
-                Self::hold_event_gate(&mut tx, false).await?;
-                let written = insert_clicks(&mut tx, clicks).await?;
-                tx.commit().await?;
-                Ok(written)
+                let mut attempt = 1;
+                loop {
+                    let mut tx = self.write.begin().await?;
+                    match insert_clicks(&mut tx, clicks).await {
+                        Ok(written) => {
+                            tx.commit().await?;
+                            return Ok(written);
+                        }
+                        Err(err) if is_foreign_key_violation(&err) && attempt < CLICK_ATTEMPTS => {
+                            attempt += 1;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
             }
 
             async fn create_key(&self, name: &str, scope: &str, hash: &str) -> StoreResult<ApiKey> {
@@ -777,7 +816,6 @@ macro_rules! sql_store {
                 let top = rows.iter().map(|row| row.id).max().unwrap_or(0);
                 Self::reserve_ids(&self.write, "events", top).await?;
                 let mut tx = self.write.begin().await?;
-                Self::hold_event_gate(&mut tx, false).await?;
                 for chunk in rows.chunks(IMPORT_CHUNK) {
                     let ids: Vec<i64> = chunk.iter().map(|row| row.id).collect();
                     let link_ids: Vec<i64> = chunk.iter().map(|row| row.url_id).collect();

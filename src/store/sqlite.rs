@@ -109,15 +109,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The single writer connection already puts every write after the one before, and
-    /// `events.user_id` keeps its foreign key here.
-    async fn hold_event_gate(
-        _conn: &mut SqliteConnection,
-        _alone: bool,
-    ) -> crate::store::StoreResult<()> {
-        Ok(())
-    }
-
     /// SQLite's AUTOINCREMENT already continues above the largest id ever inserted.
     async fn after_explicit_ids(
         _conn: &mut SqliteConnection,
@@ -128,7 +119,7 @@ impl SqliteStore {
 }
 
 // SQLite has no row locks; its single writer connection serializes every change anyway.
-sql_store!(SqliteStore, Sqlite, "sqlite", "");
+sql_store!(SqliteStore, Sqlite, "sqlite", "", "");
 
 #[cfg(test)]
 mod tests {

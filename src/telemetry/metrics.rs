@@ -80,6 +80,10 @@ fn describe_all() {
             "hop_clicks_dropped_total",
             "Clicks lost: queue full or not writable",
         ),
+        (
+            "hop_clicks_skipped_total",
+            "Clicks not written because their user was deleted meanwhile",
+        ),
         ("hop_db_errors_total", "Database calls that failed"),
     ];
     for (name, help) in counters {

@@ -1,7 +1,8 @@
+use hop::config::Config;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::harness::{expect_error, json, TestApp};
+use crate::harness::{expect_error, http_client, json, Backend, HopProcess, TestApp, TestDatabase};
 
 both_backends!(
     posting_an_event_returns_it_with_details_as_an_object,
@@ -109,4 +110,120 @@ async fn seeded_events_are_served_and_filtered(app: TestApp) {
         .unwrap()
         .iter()
         .all(|e| e["details"].is_object()));
+}
+
+/// A click waits in the recorder's queue; a change made after it must still come after it in
+/// the link's history, which lists events by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_links_history_lists_a_click_before_the_changes_that_followed_it() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(database) = TestDatabase::create(backend).await else {
+            continue;
+        };
+        let config = Config {
+            click_linger_ms: 5_000,
+            ..Config::default()
+        };
+        let app = TestApp::spawn(database.url.clone(), config).await;
+        let user = app.user("ada").await;
+        let link = app.link(user, "https://example.com/a").await;
+        let id = link["id"].as_i64().unwrap();
+
+        assert_eq!(
+            app.get(&format!("/{}", link["short_code"].as_str().unwrap()))
+                .await
+                .status(),
+            302
+        );
+        let edit = app
+            .put(&format!("/urls/{id}"), json!({"title": "Later"}))
+            .await;
+        assert_eq!(edit.status(), 200);
+        let mark = json!({"url_id": id, "user_id": user, "event_type": "shared"});
+        assert_eq!(app.post("/events", mark).await.status(), 201);
+        assert_eq!(app.delete(&format!("/urls/{id}")).await.status(), 204);
+
+        let history = json(app.get(&format!("/events?url_id={id}")).await).await;
+        let kinds: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["created", "click", "updated", "shared", "deleted"],
+            "{backend:?}"
+        );
+        database.drop_it().await;
+    }
+}
+
+/// Clicks of a user deleted while they waited are not written, and not counted as lost:
+/// `hop_clicks_dropped_total` pages an operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_of_a_deleted_user_are_skipped_not_dropped() {
+    let database = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("HOP_CLICK_LINGER_MS", "5000"),
+    ];
+    let hop = HopProcess::start(&env);
+    let client = http_client();
+    let base = &hop.address;
+    let user = crate::harness::create_user(&client, base, "ada").await;
+    let body = json!({"user_id": user["id"], "original_url": "https://example.com/a"});
+    let link = json(
+        client
+            .post(format!("{base}/urls"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for _ in 0..5 {
+        let code = link["short_code"].as_str().unwrap();
+        let followed = client.get(format!("{base}/{code}")).send().await.unwrap();
+        assert_eq!(followed.status(), 302);
+    }
+    let deleted = client
+        .delete(format!("{base}/users/{}", user["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    // The read waits for the queued clicks to be handled.
+    let events = json(client.get(format!("{base}/events")).send().await.unwrap()).await;
+    assert_eq!(events, json!([]));
+
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+            .to_owned()
+    };
+    assert_eq!(value("hop_clicks_queued_total"), "5");
+    assert_eq!(value("hop_clicks_skipped_total"), "5");
+    assert_eq!(value("hop_clicks_written_total"), "0");
+    assert_eq!(value("hop_clicks_dropped_total"), "0");
+    // The log is written by a thread of its own and read by another: give it a moment.
+    let mut logged = String::new();
+    for _ in 0..40 {
+        logged = hop.log.lock().unwrap().join("\n");
+        if logged.contains("clicks of a deleted user not written") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no line about the skipped clicks in:\n{logged}");
 }
