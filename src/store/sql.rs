@@ -24,8 +24,6 @@ macro_rules! sql_store {
         /// Rows per statement when writing clicks, largest first; the rest of a batch goes
         /// in the smaller sizes.
         const CLICK_STATEMENT_ROWS: [usize; 3] = [100, 10, 1];
-        /// Tries of one click batch when users are deleted while it is written.
-        const CLICK_ATTEMPTS: usize = 3;
         /// Fresh codes tried before a create gives up; with 62^6 codes a second try is rare.
         const CODE_ATTEMPTS: usize = 8;
 
@@ -578,23 +576,28 @@ macro_rules! sql_store {
                 Ok(event)
             }
 
-            /// Writes the clicks whose user still exists; a user deleted since the click was
-            /// queued takes its clicks with it. A user deleted while the batch is written
-            /// fails the foreign key check, and the batch is written again without them.
+            /// Writes the clicks whose user still exists: a click of a user deleted since it
+            /// was served fails the key on `user_id`, and the batch is then written one click
+            /// at a time without it. A guard in the insert itself (`WHERE EXISTS` on the user)
+            /// was tried and taken back: PostgreSQL joined it by reading every user for each
+            /// statement (docs/bottlenecks.md #20).
             async fn record_clicks(&self, clicks: &[Click]) -> StoreResult<u64> {
-                let mut attempt = 1;
-                loop {
-                    let mut tx = self.write.begin().await?;
-                    match insert_clicks(&mut tx, clicks).await {
-                        Ok(written) => {
-                            tx.commit().await?;
-                            return Ok(written);
+                match insert_clicks(&self.write, clicks).await {
+                    Ok(written) => Ok(written),
+                    Err(err) if is_foreign_key_violation(&err) && clicks.len() > 1 => {
+                        // One click's link or user is gone: write the rest one by one.
+                        let mut written = 0;
+                        for click in clicks {
+                            match insert_clicks(&self.write, std::slice::from_ref(click)).await {
+                                Ok(n) => written += n,
+                                Err(err) if is_foreign_key_violation(&err) => {}
+                                Err(err) => return Err(err.into()),
+                            }
                         }
-                        Err(err) if is_foreign_key_violation(&err) && attempt < CLICK_ATTEMPTS => {
-                            attempt += 1;
-                        }
-                        Err(err) => return Err(err.into()),
+                        Ok(written)
                     }
+                    Err(err) if is_foreign_key_violation(&err) => Ok(0),
+                    Err(err) => Err(err.into()),
                 }
             }
 
@@ -992,38 +995,34 @@ macro_rules! sql_store {
             Ok(query.build_query_as::<T>().fetch_all(&mut *conn).await?)
         }
 
-        /// Writes a batch of clicks, each only if its user exists. The caller's transaction
-        /// commits them together: the commit, not the row, is what costs (a commit writes
-        /// every index page the batch touched). Statements have a few fixed sizes so that each
-        /// stays prepared in the connection's statement cache.
+        /// Writes a batch of clicks in one transaction: the commit, not the row, is what
+        /// costs (a commit writes every index page the batch touched). Statements have a few
+        /// fixed sizes so that each stays prepared in the connection's statement cache.
         async fn insert_clicks(
-            conn: &mut <$db as sqlx::Database>::Connection,
+            pool: &sqlx::Pool<$db>,
             clicks: &[Click],
         ) -> Result<u64, sqlx::Error> {
+            let mut tx = pool.begin().await?;
             let mut written = 0;
             let mut rest = clicks;
             for size in CLICK_STATEMENT_ROWS {
                 while rest.len() >= size {
                     let (chunk, tail) = rest.split_at(size);
-                    // Both backends name the columns of a VALUES list column1, column2, ...
                     let mut insert = QueryBuilder::<$db>::new(
-                        "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) \
-                         SELECT column1, column2, 'click', column3, column4 FROM (",
+                        "INSERT INTO events (url_id, user_id, event_type, occurred_at, details) ",
                     );
                     insert.push_values(chunk, |mut row, click| {
                         row.push_bind(click.target.link_id)
                             .push_bind(click.target.user_id)
+                            .push_bind("click")
                             .push_bind(ClickTime(click.at))
                             .push_bind(Json(click.details()));
                     });
-                    insert.push(
-                        ") AS clicks \
-                         WHERE EXISTS (SELECT 1 FROM users WHERE users.id = clicks.column2)",
-                    );
-                    written += insert.build().execute(&mut *conn).await?.rows_affected();
+                    written += insert.build().execute(&mut *tx).await?.rows_affected();
                     rest = tail;
                 }
             }
+            tx.commit().await?;
             Ok(written)
         }
     };
