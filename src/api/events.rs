@@ -32,7 +32,10 @@ pub fn routes() -> Router<AppState> {
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Events by id", body = Vec<Event>), BadQuery, NoKey, Unavailable))]
+    responses(
+        (status = 200, description = "Events by id", body = Vec<Event>),
+        BadQuery, NoKey, Unavailable,
+    ))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,

@@ -78,7 +78,10 @@ pub(crate) async fn create(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page from 1"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "Links by id", body = Vec<Link>), BadQuery, NoKey, Unavailable))]
+    responses(
+        (status = 200, description = "Links by id", body = Vec<Link>),
+        BadQuery, NoKey, Unavailable,
+    ))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     query: QueryMap,

@@ -349,17 +349,14 @@ macro_rules! sql_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                let links = sqlx::query_scalar::<$db, i64>("SELECT id FROM urls WHERE user_id = $1")
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let links: Vec<i64> =
+                    sqlx::query_scalar::<$db, i64>("SELECT id FROM urls WHERE user_id = $1")
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 for chunk in links.chunks(IMPORT_CHUNK) {
-                    let mut events = QueryBuilder::<$db>::new("DELETE FROM events WHERE url_id IN (");
-                    let mut list = events.separated(", ");
-                    for link in chunk {
-                        list.push_bind(*link);
-                    }
-                    events.push(")").build().execute(&mut *tx).await?;
+                    let mut events = in_list("DELETE FROM events WHERE url_id IN ", chunk);
+                    events.build().execute(&mut *tx).await?;
                 }
                 sqlx::query::<$db>(
                     "UPDATE urls SET is_active = FALSE, deleted_at = $1 \
@@ -976,6 +973,21 @@ macro_rules! sql_store {
             .await
         }
 
+        /// `head` followed by `(v1, v2, ...)`, each value bound.
+        fn in_list<'a, V>(head: &str, values: &'a [V]) -> QueryBuilder<'a, $db>
+        where
+            V: Clone + Send + sqlx::Encode<'a, $db> + sqlx::Type<$db> + 'a,
+        {
+            let mut query = QueryBuilder::<$db>::new(head);
+            query.push("(");
+            let mut list = query.separated(", ");
+            for value in values {
+                list.push_bind(value.clone());
+            }
+            query.push(")");
+            query
+        }
+
         /// Runs `head` followed by `(v1, v2, ...)` and collects the rows.
         async fn fetch_in<T>(
             conn: &mut <$db as sqlx::Database>::Connection,
@@ -985,13 +997,7 @@ macro_rules! sql_store {
         where
             T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
         {
-            let mut query = QueryBuilder::<$db>::new(head);
-            query.push("(");
-            let mut list = query.separated(", ");
-            for value in values {
-                list.push_bind(value.clone());
-            }
-            query.push(")");
+            let mut query = in_list(head, values);
             Ok(query.build_query_as::<T>().fetch_all(&mut *conn).await?)
         }
 
