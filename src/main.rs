@@ -92,7 +92,11 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let causes = hop::telemetry::causes(err.as_ref());
-            tracing::error!(error = causes, "hop failed");
+            // The server's log goes to stdout, where collectors read it; a one-off command's
+            // log shares stderr with this line, and would say the same thing twice there.
+            if stream == LogStream::Stdout {
+                tracing::error!(error = causes, "hop failed");
+            }
             eprintln!("hop: {causes}");
             ExitCode::FAILURE
         }

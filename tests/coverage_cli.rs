@@ -99,6 +99,7 @@ fn migrate_creates_the_schema_and_a_second_run_changes_nothing() {
     assert!(dir.path().join("hop.db").is_file());
 }
 
+/// A one-off command says why it failed once, in a line for people (its log shares stderr).
 #[test]
 fn a_database_url_of_another_kind_fails_with_exit_code_1() {
     let out = run(hop()
@@ -107,9 +108,9 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
 
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("DATABASE_URL must start with sqlite:// or postgres://"),
-        "{stderr}"
+    assert_eq!(
+        stderr.trim(),
+        "hop: DATABASE_URL must start with sqlite:// or postgres://",
     );
 }
 
@@ -263,6 +264,23 @@ fn import_of_a_folder_without_export_files_fails_with_exit_code_1() {
     assert!(
         text(&out.stderr).contains("holds none of users.csv, urls.csv, events.csv"),
         "{out:?}"
+    );
+}
+
+#[test]
+fn importing_a_directory_that_is_not_there_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+
+    let out = run(hop()
+        .arg("import")
+        .arg(&missing)
+        .env("DATABASE_URL", sqlite(dir.path())));
+
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!("hop: {} is not a directory", missing.display())
     );
 }
 

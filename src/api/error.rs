@@ -49,7 +49,8 @@ pub enum ApiError {
     /// 503 with `Retry-After`: the request ran past hop's deadline.
     #[error("the request took too long; retry shortly")]
     Timeout,
-    /// 503 with `Retry-After`: the database is not answering. The cause goes to the log only.
+    /// 503 with `Retry-After`: the database is not answering, or gave up this request's
+    /// transaction in a conflict with a concurrent one. The cause goes to the log only.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// 500: a bug or an unexpected database answer. The cause goes to the log only.
@@ -104,6 +105,12 @@ impl IntoResponse for ApiError {
             metrics::counter!("hop_db_errors_total").increment(1);
         }
         match &self {
+            Self::Unavailable(cause) if crate::store::is_conflict(cause.as_ref()) => {
+                tracing::warn!(
+                    error = causes(cause.as_ref()),
+                    "change given up in a conflict with a concurrent one"
+                );
+            }
             Self::Unavailable(cause) => {
                 tracing::warn!(error = causes(cause.as_ref()), "database unavailable");
             }
@@ -120,6 +127,9 @@ impl IntoResponse for ApiError {
             Self::Unavailable(cause) if crate::store::is_storage_full(cause.as_ref()) => {
                 "the database's storage is full: it cannot take writes until space is freed"
                     .to_owned()
+            }
+            Self::Unavailable(cause) if crate::store::is_conflict(cause.as_ref()) => {
+                "the change collided with a concurrent one and was not made; retry it".to_owned()
             }
             Self::Unavailable(_) => "the database is not answering; retry shortly".to_owned(),
             other => other.to_string(),

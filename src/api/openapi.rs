@@ -155,7 +155,8 @@ pub enum TooOften {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum Unavailable {
-    /// The database is not answering or the request ran too long; see `Retry-After`.
+    /// The database is not answering, gave up the request's change in a conflict with a
+    /// concurrent one, or the request ran too long; see `Retry-After`.
     #[response(status = 503)]
     Error(#[to_schema] ErrorBody),
 }

@@ -24,6 +24,9 @@ pub struct ImportPaths {
 impl ImportPaths {
     /// `users.csv`, `urls.csv` and `events.csv` in `dir`, those that exist.
     pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+        if !dir.is_dir() {
+            anyhow::bail!("{} is not a directory", dir.display());
+        }
         let pick = |name: &str| Some(dir.join(name)).filter(|path| path.is_file());
         let paths = Self {
             users: pick("users.csv"),

@@ -56,20 +56,42 @@ pub fn worth_waiting_for(err: &anyhow::Error) -> bool {
 /// Whether `err` says the database's storage is full (SQLite's code 13, PostgreSQL's 53100):
 /// it answers reads, but cannot take writes until space is freed.
 pub fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    database_error_in(err).is_some_and(|db| match sqlite_primary_code(db) {
+        Some(primary) => primary == 13,
+        None => db.code().as_deref() == Some("53100"),
+    })
+}
+
+/// Whether `err` is PostgreSQL ending one transaction of a conflict with another: a deadlock
+/// (40P01) or a serialization failure (40001). Nothing was wrong with the request, and its
+/// transaction was rolled back whole, so the same call can simply be made again.
+pub fn is_conflict(err: &(dyn std::error::Error + 'static)) -> bool {
+    database_error_in(err).is_some_and(|db| {
+        sqlite_primary_code(db).is_none()
+            && db
+                .code()
+                .is_some_and(|code| CONFLICT.contains(&code.as_ref()))
+    })
+}
+
+/// PostgreSQL's codes for a transaction given up to resolve a conflict (see [`is_conflict`]).
+const CONFLICT: [&str; 2] = ["40P01", "40001"];
+
+/// The database's own error in the chain of `err`, if the database said anything.
+fn database_error_in<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a dyn sqlx::error::DatabaseError> {
     let mut cause = Some(err);
     while let Some(err) = cause {
         let sqlx = err
             .downcast_ref::<sqlx::Error>()
             .or_else(|| err.downcast_ref::<Arc<sqlx::Error>>().map(Arc::as_ref));
         if let Some(sqlx::Error::Database(db)) = sqlx {
-            return match sqlite_primary_code(db.as_ref()) {
-                Some(primary) => primary == 13,
-                None => db.code().as_deref() == Some("53100"),
-            };
+            return Some(db.as_ref());
         }
         cause = err.source();
     }
-    false
+    None
 }
 
 /// Errors that say "the database is not there right now" rather than "this query is wrong".
@@ -92,11 +114,12 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
             // (`ALLOW_CONNECTIONS false`) and 3D000 one that is not there (dropped or renamed
             // while hop runs); 25006 a write sent to a read-only server (a standby, mid
             // failover); 53xxx out of resources (connections, disk, memory); 08xxx connection
-            // failures.
+            // failures; and a transaction given up to resolve a conflict (`is_conflict`).
             matches!(
                 code.as_ref(),
                 "57014" | "57P01" | "57P02" | "57P03" | "57P04" | "55000" | "3D000" | "25006"
-            ) || code.starts_with("53")
+            ) || CONFLICT.contains(&code.as_ref())
+                || code.starts_with("53")
                 || code.starts_with("08")
         }
         _ => false,

@@ -13,7 +13,7 @@ mod sqlite;
 use anyhow::Context;
 use async_trait::async_trait;
 
-pub use error::{is_storage_full, worth_waiting_for, StoreError, StoreResult};
+pub use error::{is_conflict, is_storage_full, worth_waiting_for, StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;

@@ -2,7 +2,9 @@ use hop::config::Config;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::harness::{expect_error, http_client, json, Backend, HopProcess, TestApp, TestDatabase};
+use crate::harness::{
+    event_types, expect_error, http_client, json, Backend, HopProcess, TestApp, TestDatabase,
+};
 
 both_backends!(
     posting_an_event_returns_it_with_details_as_an_object,
@@ -144,14 +146,8 @@ async fn a_links_history_lists_a_click_before_the_changes_that_followed_it() {
         assert_eq!(app.delete(&format!("/urls/{id}")).await.status(), 204);
 
         let history = json(app.get(&format!("/events?url_id={id}")).await).await;
-        let kinds: Vec<&str> = history
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|event| event["event_type"].as_str().unwrap())
-            .collect();
         assert_eq!(
-            kinds,
+            event_types(&history),
             ["created", "click", "updated", "shared", "deleted"],
             "{backend:?}"
         );

@@ -290,6 +290,16 @@ pub async fn json(response: Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"))
 }
 
+/// The `event_type` of each event in a `GET /events` answer, in its order.
+pub fn event_types(events: &Value) -> Vec<&str> {
+    events
+        .as_array()
+        .expect("a list of events")
+        .iter()
+        .map(|event| event["event_type"].as_str().expect("a type"))
+        .collect()
+}
+
 /// Asserts the status and that the body is a JSON error object; returns the body.
 pub async fn expect_error(response: Response, status: u16) -> Value {
     assert_eq!(response.status(), status, "wrong status");

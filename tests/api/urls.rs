@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::harness::{expect_error, json, TestApp};
+use crate::harness::{event_types, expect_error, json, TestApp};
 
 both_backends!(
     creating_a_link_returns_a_fresh_code_and_records_the_event,
@@ -258,12 +258,7 @@ async fn deleting_a_link_keeps_its_history(app: TestApp) {
     assert_eq!(json(app.get("/urls").await).await, json!([]));
     let events = json(app.get(&format!("/events?url_id={}", link["id"])).await).await;
     // The click is written by the recorder and may land after the delete: compare as a set.
-    let mut kinds: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap())
-        .collect();
+    let mut kinds = event_types(&events);
     kinds.sort_unstable();
     assert_eq!(kinds, vec!["click", "created", "deleted"]);
     let deleted = events
