@@ -7,9 +7,10 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use hop::api::auth::Scope;
+use hop::config::{Config, DbSettings};
 use hop::store::ApiKey;
 use hop::telemetry::LogStream;
-use hop::{config::Config, import, server, store};
+use hop::{import, server, store};
 
 #[derive(Parser)]
 #[command(
@@ -121,7 +122,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             server::run(app, listener, admin, shutdown_signal()).await?;
         }
         Command::Migrate => {
-            store::connect(database_url.as_deref(), &config.db().for_batch_work()).await?;
+            open(database_url.as_deref(), &config.db().for_batch_work()).await?;
             println!("migrations applied");
         }
         Command::Import {
@@ -144,10 +145,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     events,
                 },
             };
-            let store =
-                store::connect(database_url.as_deref(), &config.db().for_batch_work()).await?;
-            let reports = import::run(store.as_ref(), &paths).await?;
-            import::print_summary(&reports);
+            let store = open(database_url.as_deref(), &config.db().for_batch_work()).await?;
+            let reports = import::run(store.as_ref(), &paths, import::print_report).await?;
+            import::print_total(&reports);
             if reports
                 .iter()
                 .any(|report| !report.tally.rejected.is_empty())
@@ -156,12 +156,20 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Keys { action } => {
-            let store = store::connect(database_url.as_deref(), &config.db()).await?;
+            let store = open(database_url.as_deref(), &config.db()).await?;
             manage_keys(store.as_ref(), action).await?;
         }
         Command::Healthcheck { .. } => unreachable!("handled before configuration"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store for a one-off command: no waiting for a database that is not there (that is for
+/// `serve`), and a failure that says what could not be done before why.
+async fn open(url: Option<&str>, settings: &DbSettings) -> anyhow::Result<Box<dyn store::Store>> {
+    store::connect(url, settings)
+        .await
+        .context("cannot open the database")
 }
 
 async fn manage_keys(store: &dyn store::Store, action: KeyAction) -> anyhow::Result<()> {
@@ -177,7 +185,11 @@ async fn manage_keys(store: &dyn store::Store, action: KeyAction) -> anyhow::Res
             eprintln!("store it now: hop keeps only its hash and cannot show it again");
         }
         KeyAction::List => {
-            for key in store.list_keys().await? {
+            let keys = store.list_keys().await?;
+            if keys.is_empty() {
+                eprintln!("no API keys: the API is open to every client");
+            }
+            for key in keys {
                 let state = key
                     .revoked_at
                     .map_or("active".to_owned(), |at| format!("revoked {at}"));

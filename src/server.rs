@@ -225,17 +225,22 @@ async fn check_database(store: Arc<dyn Store>) {
     loop {
         every.tick().await;
         let started = std::time::Instant::now();
-        let up = matches!(
-            tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await,
-            Ok(Ok(()))
-        );
+        let failure = match tokio::time::timeout(DB_CHECK_TIMEOUT, store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(causes(&err)),
+            Err(_) => Some(format!(
+                "no answer within {} ms",
+                DB_CHECK_TIMEOUT.as_millis()
+            )),
+        };
+        let up = failure.is_none();
         // A sample of the pool's wait, kept whether or not anything polls /ready.
         metrics::histogram!("hop_db_pool_acquire_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::gauge!("hop_db_up").set(if up { 1.0 } else { 0.0 });
-        if !up {
+        if let Some(error) = failure {
             metrics::counter!("hop_db_errors_total").increment(1);
-            tracing::warn!("database check failed");
+            tracing::warn!(error, "database check failed");
         }
     }
 }

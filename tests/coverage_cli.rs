@@ -110,7 +110,7 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
     let stderr = text(&out.stderr);
     assert_eq!(
         stderr.trim(),
-        "hop: DATABASE_URL must start with sqlite:// or postgres://",
+        "hop: cannot open the database: DATABASE_URL must start with sqlite:// or postgres://",
     );
 }
 
@@ -251,6 +251,43 @@ fn import_of_named_files_without_rejects_exits_0() {
     );
 }
 
+/// A file that fails stops the import, and the files committed before it are still reported,
+/// rejected rows included: they are in the database.
+#[test]
+fn an_import_stopped_by_a_bad_file_still_reports_the_files_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(
+        data.join("users.csv"),
+        "id,username,email,created_at\n\
+         500,mixa,mixa@example.com,2024-11-14 04:11:00\n\
+         501,,bad@example.com,2024-11-14 04:11:00\n",
+    )
+    .unwrap();
+    std::fs::write(data.join("urls.csv"), "user_id,id,short_code\n").unwrap();
+
+    let out = run(hop()
+        .arg("import")
+        .arg(&data)
+        .env("HOP_LOG", "warn")
+        .env("DATABASE_URL", sqlite(dir.path())));
+
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("users.csv    read        2  created        1"),
+        "{stdout}"
+    );
+    assert_eq!(lines[1], "  users.csv line 3: username is required");
+    assert!(
+        text(&out.stderr).contains("urls.csv was not imported: wrong header"),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn import_of_a_folder_without_export_files_fails_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,6 +318,45 @@ fn importing_a_directory_that_is_not_there_says_so() {
     assert_eq!(
         text(&out.stderr).trim(),
         format!("hop: {} is not a directory", missing.display())
+    );
+}
+
+#[test]
+fn importing_a_file_as_a_folder_points_at_the_file_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    std::fs::write(&file, "id,username,email,created_at\n").unwrap();
+
+    let out = run(hop()
+        .arg("import")
+        .arg(&file)
+        .env("DATABASE_URL", sqlite(dir.path())));
+
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "hop: {} is a file: name its folder, or the file with --users, --urls or --events",
+            file.display()
+        )
+    );
+}
+
+/// An empty list says so (on stderr, so that a script reading stdout still reads no keys).
+#[test]
+fn listing_keys_when_there_are_none_says_the_api_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(hop()
+        .args(["keys", "list"])
+        .env("HOP_LOG", "warn")
+        .env("DATABASE_URL", sqlite(dir.path())));
+
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "no API keys: the API is open to every client"
     );
 }
 

@@ -16,12 +16,9 @@ use super::listing::{self, ReadPage};
 use super::openapi::*;
 use super::params::{PathId, QueryMap};
 use super::ApiError;
-use crate::domain::{Origin, TargetUrl};
+use crate::domain::{Origin, TargetUrl, MAX_TITLE_CHARS};
 use crate::state::AppState;
 use crate::store::{Link, LinkFilter, LinkPatch, NewLink};
-
-/// Longest title accepted, in characters.
-const MAX_TITLE_CHARS: usize = 500;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -174,6 +171,8 @@ pub(crate) async fn remove(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
+    // Redirects served from a cache entry while this runs still answer 302, and their clicks
+    // are listed after the `deleted` event (decisions.md §5, "Order").
     state.write_served_clicks_before_change().await;
     let link = state.store.delete_link(id).await?;
     state.links.invalidate(&link.short_code).await;

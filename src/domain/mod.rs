@@ -15,6 +15,9 @@ pub use time::{
 };
 pub use username::Username;
 
+/// Longest link title accepted, in characters, through the API and from an import alike.
+pub const MAX_TITLE_CHARS: usize = 500;
+
 /// Why a value was refused, in words a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

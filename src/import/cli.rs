@@ -24,6 +24,12 @@ pub struct ImportPaths {
 impl ImportPaths {
     /// `users.csv`, `urls.csv` and `events.csv` in `dir`, those that exist.
     pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+        if dir.is_file() {
+            anyhow::bail!(
+                "{} is a file: name its folder, or the file with --users, --urls or --events",
+                dir.display()
+            );
+        }
         if !dir.is_dir() {
             anyhow::bail!("{} is not a directory", dir.display());
         }
@@ -52,53 +58,63 @@ pub struct FileReport {
     pub elapsed: Duration,
 }
 
-/// Imports the files and returns one report per file. Rejected rows do not stop the import;
-/// a file that cannot be read at all, or a database failure, does (that file is rolled back).
-pub async fn run(store: &dyn Store, paths: &ImportPaths) -> anyhow::Result<Vec<FileReport>> {
+/// Imports the files and returns one report per file, handing each to `done` as soon as its
+/// file is committed. Rejected rows do not stop the import; a file that cannot be read at all,
+/// or a database failure, does (that file is rolled back, the files before it stay).
+pub async fn run(
+    store: &dyn Store,
+    paths: &ImportPaths,
+    mut done: impl FnMut(&FileReport),
+) -> anyhow::Result<Vec<FileReport>> {
     let mut reports = Vec::new();
     if let Some(path) = &paths.users {
         let parsed = read(path, parse_users)?;
         let step = Step::start(path, parsed.records.len());
         let stored = store.import_users(&parsed.records).await;
         reports.push(step.finish(parsed.rows_read, parsed.tally, stored)?);
+        done(&reports[reports.len() - 1]);
     }
     if let Some(path) = &paths.urls {
         let parsed = read(path, parse_links)?;
         let step = Step::start(path, parsed.records.len());
         let stored = store.import_links(&parsed.records).await;
         reports.push(step.finish(parsed.rows_read, parsed.tally, stored)?);
+        done(&reports[reports.len() - 1]);
     }
     if let Some(path) = &paths.events {
         let parsed = read(path, parse_events)?;
         let step = Step::start(path, parsed.records.len());
         let stored = store.import_events(&parsed.records).await;
         reports.push(step.finish(parsed.rows_read, parsed.tally, stored)?);
+        done(&reports[reports.len() - 1]);
     }
     Ok(reports)
 }
 
-/// Prints the reports; says so plainly when the import changed nothing.
-pub fn print_summary(reports: &[FileReport]) {
-    for report in reports {
-        let tally = &report.tally;
+/// Prints what one file's import did, with each rejected row.
+pub fn print_report(report: &FileReport) {
+    let tally = &report.tally;
+    println!(
+        "{:<12} read {:>8}  created {:>8}  updated {:>8}  unchanged {:>8}  rejected {:>6}  \
+         ({:.2}s)",
+        report.name,
+        report.rows_read,
+        tally.created,
+        tally.updated,
+        tally.unchanged,
+        tally.rejected.len(),
+        report.elapsed.as_secs_f64(),
+    );
+    for rejected in &tally.rejected {
         println!(
-            "{:<12} read {:>8}  created {:>8}  updated {:>8}  unchanged {:>8}  rejected {:>6}  \
-             ({:.2}s)",
-            report.name,
-            report.rows_read,
-            tally.created,
-            tally.updated,
-            tally.unchanged,
-            tally.rejected.len(),
-            report.elapsed.as_secs_f64(),
+            "  {} line {}: {}",
+            report.name, rejected.line, rejected.error
         );
-        for rejected in &tally.rejected {
-            println!(
-                "  {} line {}: {}",
-                report.name, rejected.line, rejected.error
-            );
-        }
     }
+}
+
+/// Says so plainly when the whole import changed nothing.
+pub fn print_total(reports: &[FileReport]) {
     let changed: u64 = reports
         .iter()
         .map(|r| r.tally.created + r.tally.updated)

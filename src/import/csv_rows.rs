@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::domain::{parse_csv_timestamp, Email, ShortCode, TargetUrl, Username};
+use crate::domain::{parse_csv_timestamp, Email, ShortCode, TargetUrl, Username, MAX_TITLE_CHARS};
 use crate::store::{EventRecord, ImportTally, LinkRecord, UserRecord};
 
 /// A problem with the file as a whole: nothing of it is imported.
@@ -60,6 +60,17 @@ pub fn parse_links(bytes: &[u8]) -> Result<Parsed<LinkRecord>, FileError> {
     ];
     parse(bytes, &columns, |line, row| {
         let title = row.get(4);
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(format!(
+                "title must be at most {MAX_TITLE_CHARS} characters"
+            ));
+        }
+        if ShortCode::is_reserved(row.get(2)) {
+            return Err(format!(
+                "short_code '{}' is one of hop's own paths",
+                row.get(2)
+            ));
+        }
         let record = LinkRecord {
             line,
             id: positive_id(row.get(0), "id")?,
@@ -72,6 +83,9 @@ pub fn parse_links(bytes: &[u8]) -> Result<Parsed<LinkRecord>, FileError> {
             created_at: parse_csv_timestamp(row.get(6)).map_err(|e| format!("created_at: {e}"))?,
             updated_at: parse_csv_timestamp(row.get(7)).map_err(|e| format!("updated_at: {e}"))?,
         };
+        if record.updated_at < record.created_at {
+            return Err("updated_at is before created_at".into());
+        }
         if let Some(first) = codes.insert(record.short_code.as_str().to_owned(), line) {
             return Err(format!("short_code repeats the row on line {first}"));
         }
@@ -342,6 +356,40 @@ mod tests {
         );
         assert!(parsed.records.is_empty());
         assert_eq!(lines(&parsed), vec![2]);
+    }
+
+    /// What the API refuses, an import refuses too, row by row.
+    #[test]
+    fn links_with_a_route_as_code_a_long_title_or_an_edit_before_creation_are_rejected() {
+        let long = "t".repeat(MAX_TITLE_CHARS + 1);
+        let file = format!(
+            "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n\
+             1,1,Users,https://x.io/a,,True,2025-01-02 03:04:05,2025-01-02 03:04:05\n\
+             2,1,abc2,https://x.io/b,{long},True,2025-01-02 03:04:05,2025-01-02 03:04:05\n\
+             3,1,abc3,https://x.io/c,,True,2025-01-02 03:04:05,2025-01-02 03:04:04\n\
+             4,1,abc4,https://x.io/d,{},True,2025-01-02 03:04:05,2025-01-02 03:04:05\n",
+            "t".repeat(MAX_TITLE_CHARS)
+        );
+        let parsed = parse_links(file.as_bytes()).unwrap();
+        let rejected: Vec<(u64, &str)> = parsed
+            .tally
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.error.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (2, "short_code 'Users' is one of hop's own paths"),
+                (3, "title must be at most 500 characters"),
+                (4, "updated_at is before created_at"),
+            ]
+        );
+        assert_eq!(
+            parsed.records.len(),
+            1,
+            "the title of 500 characters is kept"
+        );
     }
 
     #[test]

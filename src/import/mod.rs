@@ -13,5 +13,5 @@
 mod cli;
 mod csv_rows;
 
-pub use cli::{print_summary, run, FileReport, ImportPaths};
+pub use cli::{print_report, print_total, run, FileReport, ImportPaths};
 pub use csv_rows::{parse_events, parse_links, parse_users, FileError, Parsed};

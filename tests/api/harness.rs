@@ -199,7 +199,7 @@ impl TestApp {
     pub async fn seed(&self) {
         let store = self.store().await;
         let paths = hop::import::ImportPaths::from_dir(&seed_dir()).expect("seed dir");
-        let reports = hop::import::run(store.as_ref(), &paths)
+        let reports = hop::import::run(store.as_ref(), &paths, |_| {})
             .await
             .expect("seed import");
         assert!(
@@ -321,6 +321,8 @@ pub struct HopProcess {
     child: Child,
     pub address: String,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The threads copying stdout and stderr into `log`; they end when hop closes them.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl HopProcess {
@@ -339,7 +341,7 @@ impl HopProcess {
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let errors = log.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             stderr
                 .lines()
                 .map_while(Result::ok)
@@ -362,7 +364,7 @@ impl HopProcess {
         };
         // Keep draining the log so the child never blocks on a full pipe.
         let kept = log.clone();
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             lines
                 .map_while(Result::ok)
                 .for_each(|line| kept.lock().unwrap().push(line))
@@ -371,17 +373,25 @@ impl HopProcess {
             child,
             address: format!("http://{address}"),
             log,
+            readers: vec![stderr_reader, stdout_reader],
         }
     }
 
-    /// Stops hop with SIGTERM and waits for it to exit; returns whether it exited 0.
+    /// Stops hop with SIGTERM and waits for it to exit and for its last log lines to be in
+    /// `log` (on a busy machine the copying threads could still be behind when it exits);
+    /// returns whether it exited 0.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child
+        let exited = self
+            .child
             .wait()
             .map(|status| status.success())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        exited
     }
 }
 

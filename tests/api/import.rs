@@ -15,8 +15,8 @@ async fn the_sample_data_imports_whole_and_a_second_import_changes_nothing(app: 
     let store = app.store().await;
     let paths = ImportPaths::from_dir(&seed_dir()).unwrap();
 
-    let first = run(store.as_ref(), &paths).await.unwrap();
-    let second = run(store.as_ref(), &paths).await.unwrap();
+    let first = run(store.as_ref(), &paths, |_| {}).await.unwrap();
+    let second = run(store.as_ref(), &paths, |_| {}).await.unwrap();
 
     let created: Vec<u64> = first.iter().map(|r| r.tally.created).collect();
     assert_eq!(created, vec![400, 2000, 3422]);
@@ -75,9 +75,13 @@ async fn broken_rows_are_reported_by_line_and_good_rows_land(app: TestApp) {
     std::fs::write(dir.path().join("urls.csv"), urls).unwrap();
     let store = app.store().await;
 
-    let reports = run(store.as_ref(), &ImportPaths::from_dir(dir.path()).unwrap())
-        .await
-        .unwrap();
+    let reports = run(
+        store.as_ref(),
+        &ImportPaths::from_dir(dir.path()).unwrap(),
+        |_| {},
+    )
+    .await
+    .unwrap();
 
     let users = &reports[0].tally;
     assert_eq!(users.created, 2);
@@ -143,7 +147,11 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
     let store = app.store().await;
     let import = || async {
         let paths = ImportPaths::from_dir(dir.path()).unwrap();
-        run(store.as_ref(), &paths).await.unwrap().remove(0).tally
+        run(store.as_ref(), &paths, |_| {})
+            .await
+            .unwrap()
+            .remove(0)
+            .tally
     };
 
     write_links("first");
@@ -209,7 +217,7 @@ async fn two_imports_of_one_large_file_at_once_both_succeed(app: TestApp) {
     let store = app.store().await;
     let import = || async {
         let paths = ImportPaths::from_dir(dir.path()).unwrap();
-        run(store.as_ref(), &paths)
+        run(store.as_ref(), &paths, |_| {})
             .await
             .map(|mut reports| reports.remove(0).tally)
     };
