@@ -38,6 +38,16 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `url` for a fresh SQLite file in `dir`.
+/// A folder `export` in `dir` holding the named CSV files.
+fn export(dir: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let data = dir.join("export");
+    std::fs::create_dir(&data).unwrap();
+    for (name, body) in files {
+        std::fs::write(data.join(name), body).unwrap();
+    }
+    data
+}
+
 fn sqlite(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("hop.db").display())
 }
@@ -188,15 +198,15 @@ async fn serve_stops_at_once_when_the_database_address_cannot_work() {
 #[test]
 fn import_names_each_rejected_row_by_line_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("export");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(
-        data.join("users.csv"),
-        "id,username,email,created_at\n\
-         1,ada,ada@example.com,2025-01-02 03:04:05\n\
-         2,bob,not-an-email,2025-01-02 03:04:05\n",
-    )
-    .unwrap();
+    let data = export(
+        dir.path(),
+        &[(
+            "users.csv",
+            "id,username,email,created_at\n\
+             1,ada,ada@example.com,2025-01-02 03:04:05\n\
+             2,bob,not-an-email,2025-01-02 03:04:05\n",
+        )],
+    );
     let import = || {
         run(hop()
             .arg("import")
@@ -256,16 +266,18 @@ fn import_of_named_files_without_rejects_exits_0() {
 #[test]
 fn an_import_stopped_by_a_bad_file_still_reports_the_files_before_it() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(
-        data.join("users.csv"),
-        "id,username,email,created_at\n\
-         500,mixa,mixa@example.com,2024-11-14 04:11:00\n\
-         501,,bad@example.com,2024-11-14 04:11:00\n",
-    )
-    .unwrap();
-    std::fs::write(data.join("urls.csv"), "user_id,id,short_code\n").unwrap();
+    let data = export(
+        dir.path(),
+        &[
+            (
+                "users.csv",
+                "id,username,email,created_at\n\
+                 500,mixa,mixa@example.com,2024-11-14 04:11:00\n\
+                 501,,bad@example.com,2024-11-14 04:11:00\n",
+            ),
+            ("urls.csv", "user_id,id,short_code\n"),
+        ],
+    );
 
     let out = run(hop()
         .arg("import")

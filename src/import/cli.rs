@@ -105,11 +105,8 @@ pub fn print_report(report: &FileReport) {
         tally.rejected.len(),
         report.elapsed.as_secs_f64(),
     );
-    for rejected in &tally.rejected {
-        println!(
-            "  {} line {}: {}",
-            report.name, rejected.line, rejected.error
-        );
+    for (line, error) in tally.rejections() {
+        println!("  {} line {line}: {error}", report.name);
     }
 }
 

@@ -371,14 +371,8 @@ mod tests {
             "t".repeat(MAX_TITLE_CHARS)
         );
         let parsed = parse_links(file.as_bytes()).unwrap();
-        let rejected: Vec<(u64, &str)> = parsed
-            .tally
-            .rejected
-            .iter()
-            .map(|r| (r.line, r.error.as_str()))
-            .collect();
         assert_eq!(
-            rejected,
+            parsed.tally.rejections(),
             [
                 (2, "short_code 'Users' is one of hop's own paths"),
                 (3, "title must be at most 500 characters"),

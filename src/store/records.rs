@@ -255,6 +255,14 @@ pub struct ImportTally {
 }
 
 impl ImportTally {
+    /// Each rejected row as its line and why, in file order.
+    pub fn rejections(&self) -> Vec<(u64, &str)> {
+        self.rejected
+            .iter()
+            .map(|row| (row.line, row.error.as_str()))
+            .collect()
+    }
+
     pub fn reject(&mut self, line: u64, error: impl Into<String>) {
         self.rejected.push(Rejected {
             line,

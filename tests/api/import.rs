@@ -92,11 +92,7 @@ async fn broken_rows_are_reported_by_line_and_good_rows_land(app: TestApp) {
     assert_eq!(cy["username"], "cy \"the\" third");
     let links = &reports[1].tally;
     assert_eq!(links.created, 1);
-    let lines: Vec<(u64, &str)> = links
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.error.as_str()))
-        .collect();
+    let lines = links.rejections();
     assert_eq!(lines[0], (3, "user 99 does not exist"));
     assert_eq!(lines[1].0, 4);
     assert_eq!(
@@ -163,13 +159,8 @@ async fn a_large_link_file_takes_the_bulk_path_with_the_same_rules(app: TestApp)
         (first.created, first.updated, first.unchanged),
         (12_000, 0, 0)
     );
-    let rejected: Vec<(u64, &str)> = first
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.error.as_str()))
-        .collect();
     assert_eq!(
-        rejected,
+        first.rejections(),
         vec![
             (12_002, "user 999 does not exist"),
             (12_003, "short_code belongs to link 1"),
