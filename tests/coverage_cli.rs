@@ -124,6 +124,26 @@ fn a_database_url_of_another_kind_fails_with_exit_code_1() {
     );
 }
 
+/// A one-off command that cannot reach PostgreSQL says which server (never the password) and
+/// gives up at once: waiting is for `serve`.
+#[test]
+fn a_one_off_command_names_the_postgresql_server_it_could_not_reach() {
+    // Nothing listens on port 1 of the loopback address.
+    let out = run(hop()
+        .arg("migrate")
+        .env("HOP_LOG", "warn")
+        .env("DATABASE_URL", "postgres://hop:s3cret@127.0.0.1:1/hopdb"));
+
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("hop: cannot open the database: PostgreSQL at 127.0.0.1:1/hopdb: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 /// `serve` waits for a database that is not answering yet, but not for one that cannot work:
 /// a wrong scheme, an empty address, a missing database file folder (named in the message), a
 /// PostgreSQL database that does not exist or TLS that this build cannot do stop it at once,

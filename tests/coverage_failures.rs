@@ -746,11 +746,13 @@ async fn a_database_that_cannot_be_reached_at_start_is_an_error() {
     let postgres = store::connect(Some("postgres://hop@127.0.0.1:1/hop"), &settings).await;
     let other = store::connect(Some("mysql://127.0.0.1/hop"), &settings).await;
 
-    // The pool only says it timed out; hop adds why one connection of its own failed.
+    // The pool only says it timed out; hop names the server and adds why one connection of
+    // its own failed.
     let postgres = hop::telemetry::causes(postgres.err().expect("unreachable").as_ref());
     assert!(
-        postgres.starts_with("pool timed out while waiting for an open connection: ")
-            && postgres.ends_with("Connection refused (os error 111)"),
+        postgres.starts_with(
+            "PostgreSQL at 127.0.0.1:1/hop: pool timed out while waiting for an open connection: "
+        ) && postgres.ends_with("Connection refused (os error 111)"),
         "{postgres}"
     );
     let message = other.err().expect("refused").to_string();

@@ -101,7 +101,10 @@ pub async fn connect(url: Option<&str>, settings: &DbSettings) -> anyhow::Result
         )
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Box::new(PgStore::connect(url, settings).await?))
+        let store = PgStore::connect(url, settings)
+            .await
+            .with_context(|| format!("PostgreSQL at {}", server_of(url)))?;
+        Ok(Box::new(store))
     } else if let Some(path) = url.strip_prefix("sqlite:") {
         let path = path.trim_start_matches("//");
         let store = SqliteStore::connect(url, settings)
@@ -110,5 +113,19 @@ pub async fn connect(url: Option<&str>, settings: &DbSettings) -> anyhow::Result
         Ok(Box::new(store))
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+    }
+}
+
+/// Where a PostgreSQL address points (`host:port/database`), without its user or password, for
+/// an error that must say which server did not answer.
+fn server_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}:{}{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432),
+            parsed.path()
+        ),
+        Err(_) => "an address that does not parse".to_owned(),
     }
 }
