@@ -9,6 +9,14 @@
 //! Parameters are numbered `$1, $2, ...` and first appear in that order: SQLite reads `$N`
 //! as a name and numbers names by first appearance.
 
+/// A live link by id (`$1`), as `live_link` and `get_link` read it.
+macro_rules! live_link_by_id {
+    () => {
+        "SELECT id, user_id, short_code, original_url, title, is_active, created_at, \
+         updated_at FROM urls WHERE id = $1 AND deleted_at IS NULL"
+    };
+}
+
 macro_rules! sql_store {
     ($store:ty, $db:ty, $name:literal, $lock:literal, $share:literal) => {
         use std::collections::{HashMap, HashSet};
@@ -150,14 +158,19 @@ macro_rules! sql_store {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 id: i64,
             ) -> StoreResult<Option<Link>> {
-                let link = sqlx::query_as::<$db, Link>(concat!(
-                    "SELECT id, user_id, short_code, original_url, title, is_active, \
-                     created_at, updated_at FROM urls WHERE id = $1 AND deleted_at IS NULL",
-                    $lock
-                ))
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+                Self::read_live_link(conn, id, concat!(live_link_by_id!(), $lock)).await
+            }
+
+            /// `live_link`'s statement `sql` (with or without its lock) for `id`.
+            async fn read_live_link(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+                sql: &'static str,
+            ) -> StoreResult<Option<Link>> {
+                let link = sqlx::query_as::<$db, Link>(sql)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
                 Ok(link)
             }
 
@@ -410,8 +423,10 @@ macro_rules! sql_store {
             }
 
             async fn get_link(&self, id: i64) -> StoreResult<Option<Link>> {
+                // A read takes no lock: it must neither wait for a change of the link in
+                // flight nor need a server that can take row locks.
                 let mut conn = self.read.acquire().await?;
-                Self::live_link(&mut conn, id).await
+                Self::read_live_link(&mut conn, id, live_link_by_id!()).await
             }
 
             async fn update_link(&self, id: i64, patch: &LinkPatch) -> StoreResult<Link> {

@@ -174,3 +174,34 @@ async fn waits_for_a_lock(url: &str) {
     }
     panic!("no session waited for a lock within 10 s");
 }
+
+/// Reading a link takes no row lock: a change of it in flight (here another session holding
+/// the row) does not hold up `GET /urls/{id}`, which used to wait for it until the statement
+/// timeout and answer 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_read_does_not_wait_for_a_change_of_it_in_flight() {
+    run(Backend::Postgres, read_beside_a_locked_link).await;
+}
+
+async fn read_beside_a_locked_link(app: TestApp) {
+    let user = app.user("ada").await;
+    let link = app.link(user, "https://example.com/read").await;
+    let id = link["id"].as_i64().unwrap();
+    let mut other = PgConnection::connect(&app.database_url).await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    sqlx::query("SELECT 1 FROM urls WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        app.get(&format!("/urls/{id}")),
+    )
+    .await
+    .expect("the read answers while the row is locked");
+
+    assert_eq!(json(read).await, link);
+    other.execute("ROLLBACK").await.unwrap();
+}
