@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use futures::future::join_all;
 use hop::domain::now;
 use hop::store::{Click, Resolved};
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::both_backends;
@@ -114,19 +114,8 @@ async fn a_change_given_up_in_a_deadlock_answers_503_and_its_retry_succeeds() {
 }
 
 async fn given_up_in_a_deadlock(app: TestApp) {
-    let user = app.user("ada").await;
-    let link = app.link(user, "https://example.com/locked").await;
-    let id = link["id"].as_i64().unwrap();
+    let (user, _, id, mut other) = a_link_held_by_another_session(&app).await;
     let path = format!("/urls/{id}");
-    let mut other = PgConnection::connect(&app.database_url).await.unwrap();
-    // This session looks for a cycle last, so that hop's session is the one given up.
-    other.execute("SET deadlock_timeout = '60s'").await.unwrap();
-    other.execute("BEGIN").await.unwrap();
-    sqlx::query("SELECT 1 FROM urls WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut other)
-        .await
-        .unwrap();
 
     let edit = app.put(&path, json!({"title": "new"}));
     let other_side = async {
@@ -154,6 +143,24 @@ async fn given_up_in_a_deadlock(app: TestApp) {
         ["created", "updated"],
         "one change, recorded once"
     );
+}
+
+/// A user and a link of theirs, and another session in a transaction that holds the link's
+/// row (`FOR UPDATE`). That session looks for a deadlock last (`deadlock_timeout` 60 s), so
+/// that in a cycle with hop's session, hop's is the one given up.
+async fn a_link_held_by_another_session(app: &TestApp) -> (i64, Value, i64, PgConnection) {
+    let user = app.user("ada").await;
+    let link = app.link(user, "https://example.com/held").await;
+    let id = link["id"].as_i64().unwrap();
+    let mut other = PgConnection::connect(&app.database_url).await.unwrap();
+    other.execute("SET deadlock_timeout = '60s'").await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    sqlx::query("SELECT 1 FROM urls WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    (user, link, id, other)
 }
 
 /// Returns once a session of the database at `url` waits for a row lock (at most 10 s).
@@ -184,16 +191,7 @@ async fn a_link_read_does_not_wait_for_a_change_of_it_in_flight() {
 }
 
 async fn read_beside_a_locked_link(app: TestApp) {
-    let user = app.user("ada").await;
-    let link = app.link(user, "https://example.com/read").await;
-    let id = link["id"].as_i64().unwrap();
-    let mut other = PgConnection::connect(&app.database_url).await.unwrap();
-    other.execute("BEGIN").await.unwrap();
-    sqlx::query("SELECT 1 FROM urls WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let (_, link, id, mut other) = a_link_held_by_another_session(&app).await;
 
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(3),
