@@ -336,42 +336,36 @@ fn import_of_a_folder_without_export_files_fails_with_exit_code_1() {
     );
 }
 
+/// A path that is no folder gets one line that says what it is instead.
 #[test]
-fn importing_a_directory_that_is_not_there_says_so() {
+fn importing_a_missing_folder_or_a_file_says_which() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir");
-
-    let out = run(hop()
-        .arg("import")
-        .arg(&missing)
-        .env("DATABASE_URL", sqlite(dir.path())));
-
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr).trim(),
-        format!("hop: {} is not a directory", missing.display())
-    );
-}
-
-#[test]
-fn importing_a_file_as_a_folder_points_at_the_file_options() {
-    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.csv");
     std::fs::write(&file, "id,username,email,created_at\n").unwrap();
+    let cases = [
+        (
+            &missing,
+            format!("hop: {} is not a directory", missing.display()),
+        ),
+        (
+            &file,
+            format!(
+                "hop: {} is a file: name its folder, or the file with --users, --urls or --events",
+                file.display()
+            ),
+        ),
+    ];
 
-    let out = run(hop()
-        .arg("import")
-        .arg(&file)
-        .env("DATABASE_URL", sqlite(dir.path())));
+    for (path, said) in cases {
+        let out = run(hop()
+            .arg("import")
+            .arg(path)
+            .env("DATABASE_URL", sqlite(dir.path())));
 
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr).trim(),
-        format!(
-            "hop: {} is a file: name its folder, or the file with --users, --urls or --events",
-            file.display()
-        )
-    );
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(text(&out.stderr).trim(), said);
+    }
 }
 
 /// An empty list says so (on stderr, so that a script reading stdout still reads no keys).

@@ -66,12 +66,9 @@ pub fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
 /// (40P01) or a serialization failure (40001). Nothing was wrong with the request, and its
 /// transaction was rolled back whole, so the same call can simply be made again.
 pub fn is_conflict(err: &(dyn std::error::Error + 'static)) -> bool {
-    database_error_in(err).is_some_and(|db| {
-        sqlite_primary_code(db).is_none()
-            && db
-                .code()
-                .is_some_and(|code| CONFLICT.contains(&code.as_ref()))
-    })
+    database_error_in(err)
+        .and_then(|db| db.code())
+        .is_some_and(|code| CONFLICT.contains(&code.as_ref()))
 }
 
 /// PostgreSQL's codes for a transaction given up to resolve a conflict (see [`is_conflict`]).
