@@ -106,6 +106,7 @@ impl RedisLayer {
         let commands = Commands {
             connection: Arc::new(OnceCell::new()),
             breaker: Arc::new(Breaker::default()),
+            patience_spent_until: Arc::default(),
         };
         let layer = Self {
             client,
@@ -127,6 +128,7 @@ impl RedisLayer {
         // Down until connected: a Redis that is not there at start shows as 0, not as nothing.
         metrics::gauge!("hop_redis_up").set(0.0);
         tokio::spawn(layer.clone().keep_connecting());
+        tokio::spawn(layer.clone().publish_missed_when_answering());
         Ok(layer)
     }
 
@@ -367,20 +369,49 @@ impl RedisLayer {
     /// the command connection comes back after the subscription did.
     async fn publish_missed(self) {
         for _ in 0..5 {
-            let codes: Vec<String> = {
-                let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-                unpublished.drain().collect()
-            };
-            if codes.is_empty() {
+            if !self.publish_unpublished().await {
                 return;
             }
-            tracing::info!(
-                codes = codes.len(),
-                "announcing changes made while redis was away"
-            );
-            self.invalidate(&codes, false).await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// Announces the unpublished codes within a second of Redis answering this replica's
+    /// commands again. [`Self::publish_missed`] does it when the subscription comes back; this
+    /// covers a Redis that stopped answering without dropping its connections (overloaded, or
+    /// stopped and resumed), after which nobody subscribes again and the other replicas keep
+    /// serving those links from their own caches.
+    async fn publish_missed_when_answering(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let waiting = !self
+                .unpublished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+            if waiting && self.commands.usable().is_some() {
+                self.publish_unpublished().await;
+            }
+        }
+    }
+
+    /// One announcement of the codes kept while Redis could not be told (those it still cannot
+    /// be told are kept again); false when there were none.
+    async fn publish_unpublished(&self) -> bool {
+        let codes: Vec<String> = {
+            let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+            unpublished.drain().collect()
+        };
+        if codes.is_empty() {
+            return false;
+        }
+        tracing::info!(
+            codes = codes.len(),
+            "announcing changes made while redis was away"
+        );
+        self.invalidate(&codes, false).await;
+        true
     }
 
     /// Counts this replica's acknowledgement of the invalidation `nonce`.
@@ -399,6 +430,9 @@ impl RedisLayer {
 struct Commands {
     connection: Arc<OnceCell<ConnectionManager>>,
     breaker: Arc<Breaker>,
+    /// Milliseconds since `epoch()` until which calls despite the breaker give up at once: one
+    /// of them has just waited out its patience while the breaker was open. 0 when none has.
+    patience_spent_until: Arc<AtomicU64>,
 }
 
 /// A write on the shared cache, sent in order with the others.
@@ -434,6 +468,11 @@ impl Commands {
     /// Like [`Self::call`] but tried even while the breaker is open, with more patience:
     /// invalidations are rare, and one skipped because Redis had a hiccup seconds ago would
     /// leave other replicas serving a changed link until its TTL runs out.
+    ///
+    /// One such call that waits out its patience with the breaker open shows Redis down, not
+    /// hiccuping: until the breaker lets calls through again, the next ones give up at once
+    /// instead of each holding its request for a second. What they could not announce is
+    /// announced when Redis answers again ([`RedisLayer::publish_missed_when_answering`]).
     async fn call_despite_breaker<T, F>(
         &self,
         command: impl FnOnce(ConnectionManager) -> F,
@@ -442,7 +481,16 @@ impl Commands {
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let connection = self.connection.get().cloned()?;
-        self.attempt(connection, PUBLISH_TIMEOUT, command).await
+        let spent_until = self.patience_spent_until.load(Ordering::Relaxed);
+        if self.breaker.is_open() && crate::domain::monotonic_millis() < spent_until {
+            return None;
+        }
+        let answer = self.attempt(connection, PUBLISH_TIMEOUT, command).await;
+        if answer.is_none() && self.breaker.is_open() {
+            let until = crate::domain::monotonic_millis() + BREAKER_OPEN.as_millis() as u64;
+            self.patience_spent_until.store(until, Ordering::Relaxed);
+        }
+        answer
     }
 
     async fn attempt<T, F>(

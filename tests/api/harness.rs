@@ -475,3 +475,27 @@ pub async fn redis_database(number: u8) -> Option<String> {
         .ok()?;
     Some(url)
 }
+
+/// Waits (10 s at most) until `count` clients subscribe to hop's channel on `redis`.
+pub async fn wait_for_listeners(redis: &str, count: i64) {
+    let db = redis.rsplit('/').next().expect("database number");
+    let channel = format!("hop:invalidate:{db}");
+    let mut connection = redis::Client::open(redis)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    for _ in 0..200 {
+        let (_, listening): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut connection)
+            .await
+            .expect("numsub");
+        if listening >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} replicas listen on {channel}");
+}

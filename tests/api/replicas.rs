@@ -3,7 +3,9 @@
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::harness::{create_user, http_client, redis_database, Backend, HopProcess, TestDatabase};
+use crate::harness::{
+    create_user, http_client, redis_database, wait_for_listeners, Backend, HopProcess, TestDatabase,
+};
 
 async fn send(client: &Client, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
     let mut request = client.request(method, url);
@@ -312,30 +314,6 @@ async fn a_click_on_one_replica_is_listed_at_once_by_the_other() {
 
     drop((a, b));
     database.drop_it().await;
-}
-
-/// Waits (10 s at most) until `count` clients subscribe to hop's channel on `redis`.
-async fn wait_for_listeners(redis: &str, count: i64) {
-    let db = redis.rsplit('/').next().expect("database number");
-    let channel = format!("hop:invalidate:{db}");
-    let mut connection = redis::Client::open(redis)
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    for _ in 0..200 {
-        let (_, listening): (String, i64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&channel)
-            .query_async(&mut connection)
-            .await
-            .expect("numsub");
-        if listening >= count {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {count} replicas listen on {channel}");
 }
 
 /// Two replicas sharing a fresh PostgreSQL database and Redis database `number`.
