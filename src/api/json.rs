@@ -14,6 +14,7 @@ use axum::{
 use serde_json::{Map, Value};
 
 use super::ApiError;
+use crate::domain::check_details;
 
 /// A request body that parsed as a JSON object.
 pub struct JsonObject(pub Map<String, Value>);
@@ -156,15 +157,17 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A JSON object; null counts as absent.
+    /// A JSON object that both stores keep as sent ([`check_details`]); null counts as absent.
     pub fn optional_object(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.object.get(key) {
             None | Some(Value::Null) => None,
-            Some(Value::Object(map)) if has_nul(&Value::Object(map.clone())) => {
-                self.problem(key, "must not contain NUL characters");
-                None
-            }
-            Some(Value::Object(map)) => Some(map.clone()),
+            Some(Value::Object(map)) => match check_details(map) {
+                Ok(()) => Some(map.clone()),
+                Err(why) => {
+                    self.problem(key, why.0);
+                    None
+                }
+            },
             Some(_) => {
                 self.problem(key, "must be a JSON object");
                 None
@@ -179,18 +182,6 @@ impl<'a> Fields<'a> {
         } else {
             Err(ApiError::invalid_fields(self.problems))
         }
-    }
-}
-
-/// Whether any string or key in `value` holds a NUL, which PostgreSQL cannot store.
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, item)| key.contains('\0') || has_nul(item)),
-        _ => false,
     }
 }
 

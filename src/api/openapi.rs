@@ -68,6 +68,9 @@ pub struct NewEventBody {
     user_id: i64,
     #[schema(example = "shared")]
     event_type: String,
+    /// Kept as sent, numbers digit for digit. Refused: a NUL character anywhere, and a number
+    /// with more than 1,000 digits before or after its decimal point once its exponent is
+    /// applied, which PostgreSQL cannot store.
     #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
 }

@@ -1,12 +1,14 @@
 //! Validated values. Each type's constructor is the only way in, so code past the HTTP and CSV
 //! edges never sees an unchecked string.
 
+mod details;
 mod email;
 mod short_code;
 mod target_url;
 mod time;
 mod username;
 
+pub use details::check_details;
 pub use email::Email;
 pub use short_code::ShortCode;
 pub use target_url::{Origin, TargetUrl};

@@ -2,7 +2,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::domain::{parse_csv_timestamp, Email, ShortCode, TargetUrl, Username, MAX_TITLE_CHARS};
+use crate::domain::{
+    check_details, parse_csv_timestamp, Email, ShortCode, TargetUrl, Username, MAX_TITLE_CHARS,
+};
 use crate::store::{EventRecord, ImportTally, LinkRecord, UserRecord};
 
 /// A problem with the file as a whole: nothing of it is imported.
@@ -110,7 +112,10 @@ pub fn parse_events(bytes: &[u8]) -> Result<Parsed<EventRecord>, FileError> {
         let details = match row.get(5) {
             "" => Value::Object(Default::default()),
             raw => match serde_json::from_str::<Value>(raw) {
-                Ok(value @ Value::Object(_)) => value,
+                Ok(Value::Object(map)) => match check_details(&map) {
+                    Ok(()) => Value::Object(map),
+                    Err(why) => return Err(format!("details {why}")),
+                },
                 Ok(_) => return Err("details must be a JSON object".into()),
                 Err(err) => return Err(format!("details is not valid JSON: {err}")),
             },
@@ -393,16 +398,31 @@ mod tests {
     }
 
     #[test]
-    fn event_details_must_be_a_json_object() {
+    fn event_details_must_be_an_object_both_stores_keep_as_written() {
         let file = "id,url_id,user_id,event_type,timestamp,details\n\
                     1,1,1,created,2025-01-02 03:04:05,\"{\"\"a\"\":1}\"\n\
-                    2,1,1,created,2025-01-02 03:04:05,\"[1]\"\n";
+                    2,1,1,created,2025-01-02 03:04:05,\"[1]\"\n\
+                    3,1,1,created,2025-01-02 03:04:05,\"{\"\"n\"\":1e1000000}\"\n\
+                    4,1,1,created,2025-01-02 03:04:05,\"{\"\"k\"\":\"\"a\\u0000\"\"}\"\n\
+                    5,1,1,created,2025-01-02 03:04:05,\"{\"\"n\"\":123456789012345678901234}\"\n";
         let parsed = parse_events(file.as_bytes()).unwrap();
-        assert_eq!(parsed.records.len(), 1);
-        assert_eq!(parsed.records[0].details["a"], 1);
+        let kept: Vec<String> = parsed
+            .records
+            .iter()
+            .map(|r| r.details.to_string())
+            .collect();
+        assert_eq!(kept, [r#"{"a":1}"#, r#"{"n":123456789012345678901234}"#]);
         assert_eq!(
-            parsed.tally.rejected[0].error,
-            "details must be a JSON object"
+            parsed.tally.rejections(),
+            [
+                (3, "details must be a JSON object"),
+                (
+                    4,
+                    "details numbers must have at most 1000 digits before and after the decimal \
+                     point"
+                ),
+                (5, "details must not contain NUL characters"),
+            ]
         );
     }
 

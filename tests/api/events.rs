@@ -8,6 +8,7 @@ use crate::harness::{
 
 both_backends!(
     posting_an_event_returns_it_with_details_as_an_object,
+    numbers_in_details_come_back_digit_for_digit,
     bad_events_are_400_and_unknown_rows_404,
     seeded_events_are_served_and_filtered,
 );
@@ -30,6 +31,46 @@ async fn posting_an_event_returns_it_with_details_as_an_object(app: TestApp) {
         json(app.post("/events", bare).await).await["details"],
         json!({})
     );
+}
+
+/// Numbers in `details` are kept as they were written, beyond what a 64-bit integer or float
+/// holds: an order number of 30 digits, a price with 30 decimals, a count past u64. One
+/// past what PostgreSQL's `numeric` keeps is refused on both stores, not a 500 on one.
+async fn numbers_in_details_come_back_digit_for_digit(app: TestApp) {
+    let user = app.user("ada").await;
+    let link = app.link(user, "https://example.com/a").await;
+    let numbers = r#"{"order": 123456789012345678901234567890,
+        "price": 0.100000000000000000000000000001, "count": 18446744073709551616,
+        "low": -9223372036854775809, "small": 7}"#;
+    let details: serde_json::Value = serde_json::from_str(numbers).expect("JSON");
+    let body = json!({"url_id": link["id"], "user_id": user, "event_type": "ordered",
+        "details": details});
+
+    let created = app.post("/events", body).await;
+    assert_eq!(created.status(), 201);
+    let listed = app
+        .get(&format!("/events?url_id={}&event_type=ordered", link["id"]))
+        .await
+        .text()
+        .await
+        .expect("body");
+
+    let past: serde_json::Value = serde_json::from_str(r#"{"n": 1e1000000}"#).expect("JSON");
+    let past = json!({"url_id": link["id"], "user_id": user, "event_type": "x", "details": past});
+    let refused = expect_error(app.post("/events", past).await, 400).await;
+    assert_eq!(
+        refused["details"]["details"],
+        "numbers must have at most 1000 digits before and after the decimal point"
+    );
+    for digits in [
+        "\"order\":123456789012345678901234567890",
+        "\"price\":0.100000000000000000000000000001",
+        "\"count\":18446744073709551616",
+        "\"low\":-9223372036854775809",
+        "\"small\":7",
+    ] {
+        assert!(listed.contains(digits), "{digits} not in {listed}");
+    }
 }
 
 async fn bad_events_are_400_and_unknown_rows_404(app: TestApp) {
