@@ -15,11 +15,11 @@ const MOST_DIGITS: i64 = 1000;
 pub fn check_details(details: &Map<String, Value>) -> Result<(), Invalid> {
     details
         .iter()
-        .try_for_each(|(key, value)| check_key(key).and_then(|()| check_value(value)))
+        .try_for_each(|(key, value)| check_text(key).and_then(|()| check_value(value)))
 }
 
-fn check_key(key: &str) -> Result<(), Invalid> {
-    match key.contains('\0') {
+fn check_text(text: &str) -> Result<(), Invalid> {
+    match text.contains('\0') {
         true => Err(Invalid::new("must not contain NUL characters")),
         false => Ok(()),
     }
@@ -27,7 +27,7 @@ fn check_key(key: &str) -> Result<(), Invalid> {
 
 fn check_value(value: &Value) -> Result<(), Invalid> {
     match value {
-        Value::String(text) => check_key(text),
+        Value::String(text) => check_text(text),
         Value::Array(items) => items.iter().try_for_each(check_value),
         Value::Object(map) => check_details(map),
         Value::Number(number) if !number_fits(&number.to_string()) => Err(Invalid::new(format!(
