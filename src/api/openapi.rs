@@ -68,9 +68,10 @@ pub struct NewEventBody {
     user_id: i64,
     #[schema(example = "shared")]
     event_type: String,
-    /// Kept as sent, numbers digit for digit. Refused: a NUL character anywhere, and a number
-    /// with more than 1,000 digits before or after its decimal point once its exponent is
-    /// applied, which PostgreSQL cannot store.
+    /// Values kept as sent, numbers at full precision (their notation may change: PostgreSQL
+    /// gives `1E2` back as `100`). Refused: a NUL character anywhere, and a number with more
+    /// than 1,000 significant digits before or after its decimal point once its exponent is
+    /// applied, or written in more than 2,000 digits, which PostgreSQL cannot store.
     #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
 }

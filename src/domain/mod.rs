@@ -8,7 +8,7 @@ mod target_url;
 mod time;
 mod username;
 
-pub use details::check_details;
+pub use details::{check_details, same_details};
 pub use email::Email;
 pub use short_code::ShortCode;
 pub use target_url::{Origin, TargetUrl};

@@ -419,7 +419,7 @@ mod tests {
                 (
                     4,
                     "details numbers must have at most 1000 digits before and after the decimal \
-                     point"
+                     point, written in at most 2000"
                 ),
                 (5, "details must not contain NUL characters"),
             ]

@@ -20,7 +20,7 @@
 use std::{
     collections::HashSet,
     sync::{
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -106,7 +106,7 @@ impl RedisLayer {
         let commands = Commands {
             connection: Arc::new(OnceCell::new()),
             breaker: Arc::new(Breaker::default()),
-            patience_spent_until: Arc::default(),
+            known_down: Arc::default(),
         };
         let layer = Self {
             client,
@@ -128,7 +128,7 @@ impl RedisLayer {
         // Down until connected: a Redis that is not there at start shows as 0, not as nothing.
         metrics::gauge!("hop_redis_up").set(0.0);
         tokio::spawn(layer.clone().keep_connecting());
-        tokio::spawn(layer.clone().publish_missed_when_answering());
+        tokio::spawn(layer.clone().watch_for_return());
         Ok(layer)
     }
 
@@ -225,6 +225,7 @@ impl RedisLayer {
         }
         let keys: Vec<String> = codes.iter().map(|code| key(code.as_ref())).collect();
         let channel = self.channel.clone();
+        let known_down = self.commands.known_down();
         let receivers: Option<u64> = self
             .commands
             .call_despite_breaker(|mut c| async move {
@@ -237,11 +238,20 @@ impl RedisLayer {
             })
             .await;
         if receivers.is_none() {
-            tracing::warn!(
-                short_code = codes[0].as_ref(),
-                codes = codes.len(),
-                "invalidation not published: redis unavailable"
-            );
+            // Once Redis is known to be down, one line per change would flood the log; the
+            // breaker's lines and `hop_redis_up` say it, and the codes are announced later.
+            if known_down {
+                tracing::debug!(
+                    short_code = codes[0].as_ref(),
+                    "invalidation kept for later: redis down"
+                );
+            } else {
+                tracing::warn!(
+                    short_code = codes[0].as_ref(),
+                    codes = codes.len(),
+                    "invalidation not published: redis unavailable"
+                );
+            }
             let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
             for code in codes {
                 if unpublished.len() < UNPUBLISHED_MAX {
@@ -267,6 +277,7 @@ impl RedisLayer {
         let nonce: u64 = rand::random();
         let message = format!("{nonce} {FLUSH_CLICKS}");
         let channel = self.channel.clone();
+        let known_down = self.commands.known_down();
         // Despite the breaker, like invalidations: lookups that timed out a moment ago must
         // not leave readers blind to the other replicas' clicks for the breaker's 5 s.
         let receivers: Option<u64> = self
@@ -280,6 +291,9 @@ impl RedisLayer {
                     .await;
             }
             // Only this replica's own clicks (flushed by the caller) are sure.
+            None if known_down => {
+                tracing::debug!("other replicas not asked for their clicks: redis down");
+            }
             None => tracing::warn!("other replicas not asked for their clicks: redis unavailable"),
         }
     }
@@ -376,12 +390,14 @@ impl RedisLayer {
         }
     }
 
-    /// Announces the unpublished codes within a second of Redis answering this replica's
-    /// commands again. [`Self::publish_missed`] does it when the subscription comes back; this
-    /// covers a Redis that stopped answering without dropping its connections (overloaded, or
-    /// stopped and resumed), after which nobody subscribes again and the other replicas keep
-    /// serving those links from their own caches.
-    async fn publish_missed_when_answering(self) {
+    /// While Redis is down or has changes to be told, asks it once a second whether it
+    /// answers (a `PING` of 50 ms), and when it does, closes the breaker at once and announces
+    /// the codes changed meanwhile. [`Self::publish_missed`] announces them when the
+    /// subscription comes back; this also covers a Redis that stopped answering without
+    /// dropping its connections (overloaded, or stopped and resumed), after which nobody
+    /// subscribes again and the other replicas keep serving those links from their own caches.
+    /// Requests do not wait for the question: their calls skip Redis until it is answered.
+    async fn watch_for_return(self) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
@@ -390,7 +406,14 @@ impl RedisLayer {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_empty();
-            if waiting && self.commands.usable().is_some() {
+            let down = self.commands.known_down() || self.commands.breaker.is_open();
+            if !waiting && !down {
+                continue;
+            }
+            // Asked even when nothing waits, so that a replica idle since the outage closes
+            // its breaker (and uses Redis for lookups again) within a second of its return.
+            let answering = self.commands.ping().await;
+            if answering && waiting {
                 self.publish_unpublished().await;
             }
         }
@@ -430,9 +453,10 @@ impl RedisLayer {
 struct Commands {
     connection: Arc<OnceCell<ConnectionManager>>,
     breaker: Arc<Breaker>,
-    /// Milliseconds since `epoch()` until which calls despite the breaker give up at once: one
-    /// of them has just waited out its patience while the breaker was open. 0 when none has.
-    patience_spent_until: Arc<AtomicU64>,
+    /// Set when a call despite the breaker fails while the breaker is open: Redis is down, not
+    /// hiccuping. Such calls then give up at once, until Redis answers a call again (the
+    /// watcher's `PING` once a second, [`RedisLayer::watch_for_return`]).
+    known_down: Arc<AtomicBool>,
 }
 
 /// A write on the shared cache, sent in order with the others.
@@ -469,10 +493,9 @@ impl Commands {
     /// invalidations are rare, and one skipped because Redis had a hiccup seconds ago would
     /// leave other replicas serving a changed link until its TTL runs out.
     ///
-    /// One such call that waits out its patience with the breaker open shows Redis down, not
-    /// hiccuping: until the breaker lets calls through again, the next ones give up at once
-    /// instead of each holding its request for a second. What they could not announce is
-    /// announced when Redis answers again ([`RedisLayer::publish_missed_when_answering`]).
+    /// One such call that fails with the breaker open shows Redis down, not hiccuping: the
+    /// next ones give up at once instead of each holding its request for up to a second,
+    /// until Redis answers again. What they could not announce is announced then.
     async fn call_despite_breaker<T, F>(
         &self,
         command: impl FnOnce(ConnectionManager) -> F,
@@ -481,16 +504,31 @@ impl Commands {
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let connection = self.connection.get().cloned()?;
-        let spent_until = self.patience_spent_until.load(Ordering::Relaxed);
-        if self.breaker.is_open() && crate::domain::monotonic_millis() < spent_until {
+        if self.known_down() {
             return None;
         }
         let answer = self.attempt(connection, PUBLISH_TIMEOUT, command).await;
         if answer.is_none() && self.breaker.is_open() {
-            let until = crate::domain::monotonic_millis() + BREAKER_OPEN.as_millis() as u64;
-            self.patience_spent_until.store(until, Ordering::Relaxed);
+            self.known_down.store(true, Ordering::Relaxed);
         }
         answer
+    }
+
+    /// Whether calls despite the breaker are skipped: see `known_down`.
+    fn known_down(&self) -> bool {
+        self.known_down.load(Ordering::Relaxed)
+    }
+
+    /// Whether Redis answers a `PING` now, asked whatever the breaker says; an answer closes
+    /// the breaker and ends `known_down`.
+    async fn ping(&self) -> bool {
+        let Some(connection) = self.connection.get().cloned() else {
+            return false;
+        };
+        let ping = |mut c: ConnectionManager| async move {
+            redis::cmd("PING").query_async::<()>(&mut c).await
+        };
+        self.attempt(connection, CALL_TIMEOUT, ping).await.is_some()
     }
 
     async fn attempt<T, F>(
@@ -505,6 +543,7 @@ impl Commands {
         match tokio::time::timeout(limit, command(connection)).await {
             Ok(Ok(value)) => {
                 self.breaker.succeeded();
+                self.known_down.store(false, Ordering::Relaxed);
                 Some(value)
             }
             Ok(Err(err)) => {

@@ -888,7 +888,7 @@ macro_rules! sql_store {
                             details: Json(row.details.clone()),
                         };
                         match existing.get(&row.id) {
-                            Some(have) if *have == wanted => tally.unchanged += 1,
+                            Some(have) if same_event(have, &wanted) => tally.unchanged += 1,
                             Some(_) => {
                                 tally.updated += 1;
                                 writes.push(wanted);
@@ -959,6 +959,14 @@ macro_rules! sql_store {
             }
             query.push(" ORDER BY id");
             query
+        }
+
+        /// Whether an imported event is already stored as it is: PostgreSQL gives numbers in
+        /// `details` back in its own notation (`100` for `1E2`), which is the same event.
+        fn same_event(have: &Event, wanted: &Event) -> bool {
+            (have.id, have.url_id, have.user_id, &have.event_type, have.timestamp)
+                == (wanted.id, wanted.url_id, wanted.user_id, &wanted.event_type, wanted.timestamp)
+                && $crate::domain::same_details(&have.details, &wanted.details)
         }
 
         fn same_link(have: &StoredLink, row: &LinkRecord) -> bool {

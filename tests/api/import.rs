@@ -9,6 +9,7 @@ both_backends!(
     two_imports_of_one_large_file_at_once_both_succeed,
     the_sample_data_imports_whole_and_a_second_import_changes_nothing,
     broken_rows_are_reported_by_line_and_good_rows_land,
+    events_whose_numbers_the_store_rewrites_import_again_unchanged,
 );
 
 async fn the_sample_data_imports_whole_and_a_second_import_changes_nothing(app: TestApp) {
@@ -229,4 +230,54 @@ async fn two_imports_of_one_large_file_at_once_both_succeed(app: TestApp) {
         .collect();
     outcomes.sort();
     assert_eq!(outcomes, [(0, 0, 12_000, 0), (12_000, 0, 0, 0)]);
+}
+
+/// PostgreSQL gives `details` numbers back in its own notation (`100` for `1E+2`, `0` for
+/// `-0`); importing the same file again finds those events unchanged, and a number whose
+/// value changed is an update.
+async fn events_whose_numbers_the_store_rewrites_import_again_unchanged(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |last: &str| {
+        let files = [
+            (
+                "users.csv",
+                "id,username,email,created_at\n1,ada,ada@x.io,2025-01-01 00:00:00\n",
+            ),
+            (
+                "urls.csv",
+                "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n\
+                 1,1,abcDEF,https://example.com/1,,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n",
+            ),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let events = format!(
+            "id,url_id,user_id,event_type,timestamp,details\n\
+             1,1,1,x,2025-01-02 00:00:00,\"{{\"\"n\"\":1E+2,\"\"z\"\":-0}}\"\n\
+             2,1,1,x,2025-01-02 00:00:00,\"{{\"\"n\"\":[1.50,123456789012345678901234567890]}}\"\n\
+             3,1,1,x,2025-01-02 00:00:00,\"{{\"\"n\"\":{last}}}\"\n"
+        );
+        std::fs::write(dir.path().join("events.csv"), events).unwrap();
+    };
+    let store = app.store().await;
+    let import = || async {
+        let paths = ImportPaths::from_dir(dir.path()).unwrap();
+        let mut reports = run(store.as_ref(), &paths, |_| {}).await.unwrap();
+        let events = reports.remove(2).tally;
+        (events.created, events.updated, events.unchanged)
+    };
+
+    write("1e-3");
+    let first = import().await;
+    let again = import().await;
+    write("0.0010");
+    let same_value = import().await;
+    write("0.0011");
+    let other_value = import().await;
+
+    assert_eq!(first, (3, 0, 0));
+    assert_eq!(again, (0, 0, 3));
+    assert_eq!(same_value, (0, 0, 3));
+    assert_eq!(other_value, (0, 1, 2));
 }
