@@ -69,9 +69,8 @@ pub struct NewEventBody {
     #[schema(example = "shared")]
     event_type: String,
     /// Values kept as sent, numbers at full precision (their notation may change: PostgreSQL
-    /// gives `1E2` back as `100`). Refused: a NUL character anywhere, and a number with more
-    /// than 1,000 significant digits before or after its decimal point once its exponent is
-    /// applied, or written in more than 2,000 digits, which PostgreSQL cannot store.
+    /// gives `1E2` back as `100`). Refused: a NUL character anywhere, a number of more than 100
+    /// digits when written without an exponent, and an exponent past ±1000.
     #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
 }

@@ -6,12 +6,18 @@ use serde_json::{Map, Value};
 
 use super::Invalid;
 
-/// Most significant digits a number in details may have before, and after, its decimal point
-/// once its exponent is applied, and twice that in its written mantissa. PostgreSQL keeps JSON
-/// numbers as `numeric`, which stops at 131,072 digits before the point and 16,383 after
-/// (zeros written after the point count), and would fail the write; SQLite keeps the text.
-/// Bounds well inside both refuse `1e1000000` or `1.` and 20,000 zeros on either store alike.
-const MOST_DIGITS: i64 = 1000;
+/// Most digits a number in details may have once written out without an exponent, before and
+/// after its decimal point together (zeros written after the point count). PostgreSQL keeps
+/// JSON numbers as `numeric`, written out so: `1e99` is stored and sent back as 100 digits,
+/// `0e-16383` as 16,384, and past 131,072 digits before the point or 16,383 after it the write
+/// fails; SQLite keeps the text. The bound keeps what PostgreSQL stores within 25 times what
+/// was sent (as f64, before numbers kept their digits, `1e308` was 309 digits), and holds every
+/// 128-bit integer and a price with 60 decimals.
+const MOST_DIGITS: i64 = 100;
+
+/// Largest exponent a number in details may be written with, either way. PostgreSQL fails on
+/// an exponent past about a billion even on a zero (`0e2147483648`).
+const MOST_EXPONENT: i64 = 1000;
 
 /// Whether both stores can keep `details` as sent: no NUL character (PostgreSQL's text and
 /// JSON refuse it) and no number past [`MOST_DIGITS`].
@@ -33,11 +39,7 @@ fn check_value(value: &Value) -> Result<(), Invalid> {
         Value::String(text) => check_text(text),
         Value::Array(items) => items.iter().try_for_each(check_value),
         Value::Object(map) => check_details(map),
-        Value::Number(number) if !number_fits(&number.to_string()) => Err(Invalid::new(format!(
-            "numbers must have at most {MOST_DIGITS} digits before and after the decimal point, \
-             written in at most {}",
-            2 * MOST_DIGITS
-        ))),
+        Value::Number(number) => check_number(&number.to_string()),
         _ => Ok(()),
     }
 }
@@ -49,7 +51,7 @@ pub fn same_details(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(a), Value::Number(b)) => {
             let (a, b) = (a.to_string(), b.to_string());
-            match (Decimal::parse(&a), Decimal::parse(&b)) {
+            match (Written::parse(&a), Written::parse(&b)) {
                 (Some(a), Some(b)) => a.same_value(&b),
                 _ => a == b,
             }
@@ -66,63 +68,75 @@ pub fn same_details(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A JSON number's value whatever its notation: its significant digits, with no zero at
-/// either end, and how many of them stand before the decimal point (negative or past their
-/// count when the point lies beyond them). Zero has no digits and no sign: PostgreSQL drops the
-/// sign of `-0`.
-struct Decimal<'a> {
+/// A JSON number as written (serde_json keeps it so, with `arbitrary_precision`): its digits
+/// from the first that is not zero, and how many of them the exponent puts before the point.
+struct Written {
     negative: bool,
     digits: String,
-    before: i64,
-    /// The mantissa as written, zeros included.
-    written: &'a str,
+    /// Digits after the point as PostgreSQL writes them out, trailing zeros included; negative
+    /// when the exponent moves the point past the last digit (`1e3`: -3).
+    scale: i64,
+    exponent: i64,
 }
 
-impl<'a> Decimal<'a> {
-    /// `text` is a JSON number as written (serde_json keeps it so, with `arbitrary_precision`);
-    /// `None` when its exponent is past an i64 and its mantissa not zero.
-    fn parse(text: &'a str) -> Option<Self> {
+impl Written {
+    /// `None` when the exponent is past an i64.
+    fn parse(text: &str) -> Option<Self> {
         let unsigned = text.strip_prefix('-').unwrap_or(text);
-        let (written, exponent) = match unsigned.split_once(['e', 'E']) {
-            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()),
-            None => (unsigned, Some(0)),
+        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+            None => (unsigned, 0),
         };
-        let (whole, fraction) = written.split_once('.').unwrap_or((written, ""));
-        let all: String = whole.chars().chain(fraction.chars()).collect();
-        let leading = all.len() - all.trim_start_matches('0').len();
-        let digits = all[leading..].trim_end_matches('0').to_owned();
-        if digits.is_empty() {
-            return Some(Self {
-                negative: false,
-                digits,
-                before: 0,
-                written,
-            });
-        }
-        let before = (whole.len() as i64)
-            .saturating_add(exponent?)
-            .saturating_sub(leading as i64);
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits: String = whole.chars().chain(fraction.chars()).collect();
         Some(Self {
             negative: text.starts_with('-'),
-            digits,
-            before,
-            written,
+            digits: digits.trim_start_matches('0').to_owned(),
+            scale: (fraction.len() as i64).saturating_sub(exponent),
+            exponent,
         })
     }
 
-    fn same_value(&self, other: &Decimal<'_>) -> bool {
-        (self.negative, &self.digits, self.before) == (other.negative, &other.digits, other.before)
+    /// Digits of the number written out: before the point (none for a zero or a fraction)
+    /// and after it.
+    fn written_out(&self) -> i64 {
+        let before = match self.digits.is_empty() {
+            true => 0,
+            false => (self.digits.len() as i64).saturating_sub(self.scale),
+        };
+        before.max(0).saturating_add(self.scale.max(0))
+    }
+
+    /// Equal values: the same digits once trailing zeros are dropped, the point at the same
+    /// place, the same sign (a zero has none: PostgreSQL drops the sign of `-0`).
+    fn same_value(&self, other: &Written) -> bool {
+        let significant = |n: &Written| {
+            let digits = n.digits.trim_end_matches('0');
+            // Where the point stands among the digits; trailing zeros do not move it.
+            let point = (n.digits.len() as i64).saturating_sub(n.scale);
+            match digits.is_empty() {
+                true => (false, String::new(), 0),
+                false => (n.negative, digits.to_owned(), point),
+            }
+        };
+        significant(self) == significant(other)
     }
 }
 
-/// Whether the number written `text` is within [`MOST_DIGITS`].
-fn number_fits(text: &str) -> bool {
-    let Some(number) = Decimal::parse(text) else {
-        return false;
-    };
-    let after = (number.digits.len() as i64).saturating_sub(number.before);
-    let written = number.written.chars().filter(char::is_ascii_digit).count() as i64;
-    number.before <= MOST_DIGITS && after <= MOST_DIGITS && written <= 2 * MOST_DIGITS
+/// Whether the number written `text` is within [`MOST_EXPONENT`] and [`MOST_DIGITS`].
+fn check_number(text: &str) -> Result<(), Invalid> {
+    match Written::parse(text) {
+        Some(number) if number.exponent.abs() > MOST_EXPONENT => Err(Invalid::new(format!(
+            "numbers must have an exponent between -{MOST_EXPONENT} and {MOST_EXPONENT}"
+        ))),
+        Some(number) if number.written_out() <= MOST_DIGITS => Ok(()),
+        Some(_) => Err(Invalid::new(format!(
+            "numbers must have at most {MOST_DIGITS} digits when written without an exponent"
+        ))),
+        None => Err(Invalid::new(format!(
+            "numbers must have an exponent between -{MOST_EXPONENT} and {MOST_EXPONENT}"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -137,21 +151,23 @@ mod tests {
     }
 
     #[test]
-    fn numbers_within_a_thousand_digits_either_side_are_kept() {
-        let wide = format!("1{}", "0".repeat(999));
-        let fine = format!("0.{}1", "0".repeat(999));
+    fn numbers_of_at_most_a_hundred_digits_written_out_are_kept() {
+        let wide = format!("1{}", "0".repeat(99));
+        let fine = format!("0.{}1", "0".repeat(98));
         for number in [
             "7",
+            "-0",
             "-0.0",
             "1E+2",
             "123456789012345678901234567890",
-            "1e999",
-            "1e-999",
-            "12.5e-998",
-            "0.5e1000",
-            "100e-1002",
+            "340282366920938463463374607431768211455",
+            "0.100000000000000000000000000001",
+            "1e99",
+            "1e-99",
+            "0.5e100",
+            "1000e-96",
             "0e1000",
-            "-0.0e-99999999999999999999",
+            "0e-99",
             wide.as_str(),
             fine.as_str(),
         ] {
@@ -160,63 +176,46 @@ mod tests {
     }
 
     #[test]
-    fn numbers_past_a_thousand_digits_either_side_are_refused() {
-        let wide = format!("1{}", "0".repeat(1000));
-        let fine = format!("0.{}1", "0".repeat(1000));
-        let written_long = format!("1.{}", "0".repeat(20_000));
+    fn numbers_past_a_hundred_digits_written_out_are_refused() {
+        let wide = format!("1{}", "0".repeat(100));
+        let fine = format!("0.{}1", "0".repeat(100));
+        let zeros = format!("1.{}", "0".repeat(100));
         for number in [
-            "1e1000",
-            "1e-1001",
-            "1e1000000",
-            "-1e99999999999999999999",
-            "123456789e-140000",
-            "0.5e1001",
-            "1000e-1004",
+            "1e100",
+            "1e-101",
+            "0e-101",
+            "0.5e101",
+            "1000e-101",
             wide.as_str(),
             fine.as_str(),
-            written_long.as_str(),
+            zeros.as_str(),
         ] {
             let refused = check(&format!(r#"{{"n": [{{"deep": {number}}}]}}"#));
             assert_eq!(
-                refused.unwrap_err().0,
-                "numbers must have at most 1000 digits before and after the decimal point, \
-                 written in at most 2000",
+                refused.expect_err(number).0,
+                "numbers must have at most 100 digits when written without an exponent",
                 "{number}"
             );
         }
     }
 
     #[test]
-    fn details_are_the_same_whatever_the_notation_of_their_numbers() {
-        let same = |a: &str, b: &str| {
-            let a: Value = serde_json::from_str(a).expect("JSON");
-            let b: Value = serde_json::from_str(b).expect("JSON");
-            same_details(&a, &b)
-        };
-        for (a, b) in [
-            (r#"{"n": 1E+2}"#, r#"{"n": 100}"#),
-            (r#"{"n": -0}"#, r#"{"n": 0.0}"#),
-            (r#"{"n": 1e-3}"#, r#"{"n": 0.0010}"#),
-            (
-                r#"{"n": [1.50, {"m": 12e1}]}"#,
-                r#"{"n": [1.5, {"m": 120}]}"#,
-            ),
-            (r#"{"a": 1, "b": "x"}"#, r#"{"b": "x", "a": 1}"#),
+    fn exponents_past_a_thousand_either_way_are_refused_even_on_a_zero() {
+        for number in [
+            "0e1001",
+            "0e-16384",
+            "0e2147483648",
+            "0e99999999999999999999",
+            "-1e99999999999999999999",
+            "1e1000000",
+            "123456789e-140000",
         ] {
-            assert!(same(a, b), "{a} = {b}");
-        }
-        for (a, b) in [
-            (r#"{"n": 1E+2}"#, r#"{"n": 10}"#),
-            (r#"{"n": -1}"#, r#"{"n": 1}"#),
-            (r#"{"n": 1}"#, r#"{"n": "1"}"#),
-            (r#"{"n": [1]}"#, r#"{"n": [1, 1]}"#),
-            (r#"{"a": 1}"#, r#"{"a": 1, "b": 1}"#),
-            (
-                r#"{"n": 123456789012345678901}"#,
-                r#"{"n": 123456789012345678902}"#,
-            ),
-        ] {
-            assert!(!same(a, b), "{a} != {b}");
+            let refused = check(&format!(r#"{{"n": {number}}}"#));
+            assert_eq!(
+                refused.expect_err(number).0,
+                "numbers must have an exponent between -1000 and 1000",
+                "{number}"
+            );
         }
     }
 
@@ -234,5 +233,41 @@ mod tests {
             check_details(json!({"k": ["ok", 1]}).as_object().unwrap()),
             Ok(())
         );
+    }
+
+    #[test]
+    fn details_are_the_same_whatever_the_notation_of_their_numbers() {
+        let same = |a: &str, b: &str| {
+            let a: Value = serde_json::from_str(a).expect("JSON");
+            let b: Value = serde_json::from_str(b).expect("JSON");
+            same_details(&a, &b)
+        };
+        for (a, b) in [
+            (r#"{"n": 1E+2}"#, r#"{"n": 100}"#),
+            (r#"{"n": -0}"#, r#"{"n": 0.0}"#),
+            (r#"{"n": 0e5}"#, r#"{"n": 0}"#),
+            (r#"{"n": 1e-3}"#, r#"{"n": 0.0010}"#),
+            (
+                r#"{"n": [1.50, {"m": 12e1}]}"#,
+                r#"{"n": [1.5, {"m": 120}]}"#,
+            ),
+            (r#"{"a": 1, "b": "x"}"#, r#"{"b": "x", "a": 1}"#),
+        ] {
+            assert!(same(a, b), "{a} = {b}");
+        }
+        for (a, b) in [
+            (r#"{"n": 1E+2}"#, r#"{"n": 10}"#),
+            (r#"{"n": -1}"#, r#"{"n": 1}"#),
+            (r#"{"n": 0.1}"#, r#"{"n": 1}"#),
+            (r#"{"n": 1}"#, r#"{"n": "1"}"#),
+            (r#"{"n": [1]}"#, r#"{"n": [1, 1]}"#),
+            (r#"{"a": 1}"#, r#"{"a": 1, "b": 1}"#),
+            (
+                r#"{"n": 123456789012345678901}"#,
+                r#"{"n": 123456789012345678902}"#,
+            ),
+        ] {
+            assert!(!same(a, b), "{a} != {b}");
+        }
     }
 }

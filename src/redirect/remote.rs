@@ -420,8 +420,12 @@ impl RedisLayer {
     }
 
     /// One announcement of the codes kept while Redis could not be told (those it still cannot
-    /// be told are kept again); false when there were none.
+    /// be told are kept again); false when there were none. Nothing is tried while Redis is
+    /// known to be down: the watcher's `PING` announces them once it answers.
     async fn publish_unpublished(&self) -> bool {
+        if self.commands.known_down() {
+            return true;
+        }
         let codes: Vec<String> = {
             let mut unpublished = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
             unpublished.drain().collect()

@@ -34,8 +34,9 @@ async fn posting_an_event_returns_it_with_details_as_an_object(app: TestApp) {
 }
 
 /// Numbers in `details` are kept as they were written, beyond what a 64-bit integer or float
-/// holds: an order number of 30 digits, a price with 30 decimals, a count past u64. One
-/// past what PostgreSQL's `numeric` keeps is refused on both stores, not a 500 on one.
+/// holds: an order number of 30 digits, a price with 30 decimals, a count past u64. Numbers
+/// past the bounds are refused on both stores alike (PostgreSQL answered 500 for `1e1000000`
+/// and `0e2147483648`).
 async fn numbers_in_details_come_back_digit_for_digit(app: TestApp) {
     let user = app.user("ada").await;
     let link = app.link(user, "https://example.com/a").await;
@@ -55,14 +56,23 @@ async fn numbers_in_details_come_back_digit_for_digit(app: TestApp) {
         .await
         .expect("body");
 
-    let past: serde_json::Value = serde_json::from_str(r#"{"n": 1e1000000}"#).expect("JSON");
-    let past = json!({"url_id": link["id"], "user_id": user, "event_type": "x", "details": past});
-    let refused = expect_error(app.post("/events", past).await, 400).await;
-    assert_eq!(
-        refused["details"]["details"],
-        "numbers must have at most 1000 digits before and after the decimal point, written in \
-         at most 2000"
-    );
+    for (number, why) in [
+        (
+            "1e100",
+            "numbers must have at most 100 digits when written without an exponent",
+        ),
+        (
+            "0e2147483648",
+            "numbers must have an exponent between -1000 and 1000",
+        ),
+    ] {
+        let past: serde_json::Value =
+            serde_json::from_str(&format!(r#"{{"n": {number}}}"#)).expect("JSON");
+        let past =
+            json!({"url_id": link["id"], "user_id": user, "event_type": "x", "details": past});
+        let refused = expect_error(app.post("/events", past).await, 400).await;
+        assert_eq!(refused["details"]["details"], why, "{number}");
+    }
     for digits in [
         "\"order\":123456789012345678901234567890",
         "\"price\":0.100000000000000000000000000001",
