@@ -20,7 +20,7 @@ const MOST_DIGITS: i64 = 100;
 const MOST_EXPONENT: i64 = 1000;
 
 /// Whether both stores can keep `details` as sent: no NUL character (PostgreSQL's text and
-/// JSON refuse it) and no number past [`MOST_DIGITS`].
+/// JSON refuse it) and no number past [`MOST_DIGITS`] or [`MOST_EXPONENT`].
 pub fn check_details(details: &Map<String, Value>) -> Result<(), Invalid> {
     details
         .iter()
@@ -69,7 +69,7 @@ pub fn same_details(a: &Value, b: &Value) -> bool {
 }
 
 /// A JSON number as written (serde_json keeps it so, with `arbitrary_precision`): its digits
-/// from the first that is not zero, and how many of them the exponent puts before the point.
+/// from the first that is not zero, its exponent, and where they put the decimal point.
 struct Written {
     negative: bool,
     digits: String,
@@ -125,15 +125,13 @@ impl Written {
 
 /// Whether the number written `text` is within [`MOST_EXPONENT`] and [`MOST_DIGITS`].
 fn check_number(text: &str) -> Result<(), Invalid> {
+    let within = |exponent: i64| exponent.unsigned_abs() <= MOST_EXPONENT.unsigned_abs();
     match Written::parse(text) {
-        Some(number) if number.exponent.abs() > MOST_EXPONENT => Err(Invalid::new(format!(
-            "numbers must have an exponent between -{MOST_EXPONENT} and {MOST_EXPONENT}"
-        ))),
-        Some(number) if number.written_out() <= MOST_DIGITS => Ok(()),
-        Some(_) => Err(Invalid::new(format!(
+        Some(number) if within(number.exponent) && number.written_out() <= MOST_DIGITS => Ok(()),
+        Some(number) if within(number.exponent) => Err(Invalid::new(format!(
             "numbers must have at most {MOST_DIGITS} digits when written without an exponent"
         ))),
-        None => Err(Invalid::new(format!(
+        _ => Err(Invalid::new(format!(
             "numbers must have an exponent between -{MOST_EXPONENT} and {MOST_EXPONENT}"
         ))),
     }
@@ -207,6 +205,7 @@ mod tests {
             "0e2147483648",
             "0e99999999999999999999",
             "-1e99999999999999999999",
+            "1e-9223372036854775808",
             "1e1000000",
             "123456789e-140000",
         ] {
