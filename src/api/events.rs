@@ -76,7 +76,7 @@ pub(crate) async fn create(
     {
         fields.problem("event_type", "must be at most 64 characters");
     }
-    let details = fields.optional_object("details").unwrap_or_default();
+    let details = fields.optional_details("details").unwrap_or_default();
     fields.finish()?;
     let (Some(url_id), Some(user_id), Some(event_type)) = (url_id, user_id, event_type) else {
         return Err(ApiError::bad_request(

@@ -157,8 +157,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A JSON object that both stores keep as sent ([`check_details`]); null counts as absent.
-    pub fn optional_object(&mut self, key: &str) -> Option<Map<String, Value>> {
+    /// An event's `details`: a JSON object both stores keep as sent ([`check_details`]); null
+    /// counts as absent.
+    pub fn optional_details(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.object.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::Object(map)) => match check_details(map) {
@@ -231,7 +232,7 @@ mod tests {
         let body = object(json!({"a": "x\0y", "d": {"k": ["ok", "n\0"]}}));
         let mut fields = Fields::new(&body);
         assert_eq!(fields.string("a"), Field::Absent);
-        assert_eq!(fields.optional_object("d"), None);
+        assert_eq!(fields.optional_details("d"), None);
         assert_eq!(
             fields.finish().unwrap_err().to_string(),
             "invalid fields: a, d"
